@@ -1,0 +1,31 @@
+"""Public keras_attn layers."""
+
+from keras_attn.layers.feed_forward import FeedForward
+from keras_attn.layers.multi_head_attention import MultiHeadAttention
+from keras_attn.layers.position_embedding import PositionEmbedding
+from keras_attn.layers.scaled_dot_product_attention import (
+    ScaledDotProductAttention,
+)
+from keras_attn.layers.sinusoidal_position_encoding import (
+    SinusoidalPositionEncoding,
+)
+from keras_attn.layers.token_and_position_embedding import (
+    TokenAndPositionEmbedding,
+)
+from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
+from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
+from keras_attn.layers.transformer_stacks import TransformerDecoder
+from keras_attn.layers.transformer_stacks import TransformerEncoder
+
+__all__ = [
+    "FeedForward",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "ScaledDotProductAttention",
+    "SinusoidalPositionEncoding",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoder",
+    "TransformerDecoderBlock",
+    "TransformerEncoder",
+    "TransformerEncoderBlock",
+]

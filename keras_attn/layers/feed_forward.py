@@ -1,0 +1,121 @@
+import keras
+
+from keras_attn.layers._validation import check_positive_int
+from keras_attn.layers._validation import check_rate
+
+
+@keras.saving.register_keras_serializable(package="keras_attn")
+class FeedForward(keras.layers.Layer):
+    """Position-wise feed-forward network.
+
+    `FFN(x) = act(x W_1 + b_1) W_2 + b_2`, applied to every position
+    independently, with optional dropout on the hidden activations.
+
+    Masking: position-wise, so the input's Keras mask is passed through.
+
+    Args:
+        intermediate_dim: hidden width (2048 in the paper's base model).
+        activation: hidden activation (`"relu"` in the paper, `"gelu"` in
+            BERT).
+        dropout: dropout rate on the hidden activations.
+        output_dim: output width; defaults to the input width.
+        use_bias: whether both projections have biases.
+        kernel_initializer, bias_initializer: initializers.
+
+    Call arguments:
+        inputs: `(B, T, D)`.
+        training: dropout is applied only in training.
+
+    Returns:
+        `(B, T, output_dim)`.
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(FeedForward(16)(np.ones((2, 3, 8))).shape)
+    (2, 3, 8)
+
+    Reference:
+        Vaswani et al., "Attention Is All You Need", NeurIPS 2017, §3.3.
+    """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        activation="relu",
+        dropout=0.0,
+        output_dim=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.intermediate_dim = check_positive_int(
+            "intermediate_dim", intermediate_dim
+        )
+        self.activation = keras.activations.get(activation)
+        self.dropout = check_rate("dropout", dropout)
+        self.output_dim = check_positive_int(
+            "output_dim", output_dim, allow_none=True
+        )
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.intermediate_dense = self._dense(
+            intermediate_dim, "intermediate_dense"
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="dropout"
+        )
+        self.supports_masking = True
+
+    def _dense(self, units, name):
+        clone = keras.initializers.get
+        return keras.layers.Dense(
+            units,
+            use_bias=self.use_bias,
+            kernel_initializer=clone(
+                keras.initializers.serialize(self.kernel_initializer)
+            ),
+            bias_initializer=clone(
+                keras.initializers.serialize(self.bias_initializer)
+            ),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, inputs_shape):
+        self.output_dense = self._dense(
+            self.output_dim or inputs_shape[-1], "output_dense"
+        )
+        self.intermediate_dense.build(inputs_shape)
+        self.output_dense.build(
+            tuple(inputs_shape[:-1]) + (self.intermediate_dim,)
+        )
+
+    def call(self, inputs, training=None):
+        x = self.activation(self.intermediate_dense(inputs))  # (B, T, F)
+        x = self.dropout_layer(x, training=training)
+        return self.output_dense(x)  # (B, T, D_out)
+
+    def compute_output_shape(self, inputs_shape):
+        return tuple(inputs_shape[:-1]) + (self.output_dim or inputs_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "activation": keras.activations.serialize(self.activation),
+                "dropout": self.dropout,
+                "output_dim": self.output_dim,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+            }
+        )
+        return config

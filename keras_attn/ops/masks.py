@@ -1,0 +1,122 @@
+"""Boolean attention masks: `True` means "may attend".
+
+Every mask in keras_attn is boolean and broadcastable to the attention
+logits `(..., T, S)` (T query length, S key length). Masks are combined with
+`logical_and` and broadcast, never tiled by a dynamic batch size.
+"""
+
+from keras import ops
+
+
+def _check_length(name, value):
+    if isinstance(value, bool) or (isinstance(value, int) and value < 1):
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value}"
+        )
+
+
+def causal_mask(query_length, key_length=None, offset=None):
+    """Look-ahead mask: query `i` may attend key `j` iff `j <= i + offset`.
+
+    The default `offset` is `key_length - query_length`, i.e. the queries are
+    aligned to the *end* of the keys. That makes the same function serve
+    training (`T == S`, lower-triangular) and decoding a query that continues
+    a cached prefix (`T < S`: the last query sees every key).
+
+    Args:
+        query_length: int or scalar tensor, T.
+        key_length: int or scalar tensor, S. Defaults to `query_length`.
+        offset: int or scalar tensor, absolute position of query 0 among the
+            keys. Defaults to `key_length - query_length`. A fixed-size KV
+            cache passes its write index here.
+
+    Returns:
+        Boolean tensor of shape `(T, S)`.
+
+    Example:
+    >>> import keras
+    >>> keras.ops.convert_to_numpy(causal_mask(2, 3)).tolist()
+    [[True, True, False], [True, True, True]]
+    """
+    _check_length("query_length", query_length)
+    if key_length is None:
+        key_length = query_length
+    _check_length("key_length", key_length)
+    if (
+        offset is None
+        and isinstance(query_length, int)
+        and isinstance(key_length, int)
+        and key_length < query_length
+    ):
+        raise ValueError(
+            "`key_length` must be >= `query_length` when the queries are "
+            "aligned to the end of the keys. Received: "
+            f"query_length={query_length}, key_length={key_length}"
+        )
+    if offset is None:
+        offset = key_length - query_length
+    rows = ops.expand_dims(ops.arange(query_length, dtype="int32"), -1)
+    cols = ops.expand_dims(ops.arange(key_length, dtype="int32"), 0)
+    offset = ops.cast(offset, "int32")
+    return ops.less_equal(cols, rows + offset)  # (T, S)
+
+
+def padding_mask(token_ids, pad_id=0):
+    """Key-padding mask from token ids: `True` where the token is not `pad_id`.
+
+    Args:
+        token_ids: integer tensor `(B, S)`.
+        pad_id: the padding token id.
+
+    Returns:
+        Boolean tensor `(B, 1, S)`, broadcastable to logits `(B, T, S)`.
+        For multi-head logits `(B, N, T, S)` add an axis at 1.
+
+    Example:
+    >>> import numpy as np, keras
+    >>> m = padding_mask(np.array([[5, 7, 0]]))
+    >>> keras.ops.convert_to_numpy(m).tolist()
+    [[[True, True, False]]]
+    """
+    if len(token_ids.shape) != 2:
+        raise ValueError(
+            "`token_ids` must have shape (batch, length). Received: "
+            f"token_ids.shape={token_ids.shape}"
+        )
+    keep = ops.not_equal(token_ids, ops.cast(pad_id, token_ids.dtype))
+    return ops.expand_dims(keep, -2)  # (B, 1, S)
+
+
+def check_mask(mask, name="mask"):
+    """Raise `ValueError` unless `mask` is None or boolean; return it."""
+    if mask is None:
+        return None
+    if not hasattr(mask, "dtype"):
+        mask = ops.convert_to_tensor(mask)
+    if mask.dtype != "bool":
+        raise ValueError(
+            f"`{name}` must be a boolean tensor where True means 'may "
+            f"attend'. Received: {name}.dtype={mask.dtype}. (A 0/1 float "
+            "mask is ambiguous: some libraries use 1 for 'masked'.)"
+        )
+    return mask
+
+
+def merge_masks(*masks):
+    """Combine boolean masks with `logical_and`, skipping `None`.
+
+    Returns `None` when every mask is `None`. Shapes broadcast.
+
+    Example:
+    >>> import keras
+    >>> m = merge_masks(causal_mask(2), None, keras.ops.array([[True, False]]))
+    >>> keras.ops.convert_to_numpy(m).tolist()
+    [[True, False], [True, False]]
+    """
+    merged = None
+    for i, mask in enumerate(masks):
+        mask = check_mask(mask, f"masks[{i}]")
+        if mask is None:
+            continue
+        merged = mask if merged is None else ops.logical_and(merged, mask)
+    return merged
