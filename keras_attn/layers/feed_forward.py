@@ -1,5 +1,6 @@
 import keras
 
+from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
 
@@ -70,16 +71,11 @@ class FeedForward(keras.layers.Layer):
         self.supports_masking = True
 
     def _dense(self, units, name):
-        clone = keras.initializers.get
         return keras.layers.Dense(
             units,
             use_bias=self.use_bias,
-            kernel_initializer=clone(
-                keras.initializers.serialize(self.kernel_initializer)
-            ),
-            bias_initializer=clone(
-                keras.initializers.serialize(self.bias_initializer)
-            ),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name=name,
         )

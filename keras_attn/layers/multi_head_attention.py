@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops import causal_mask
@@ -122,21 +123,18 @@ class MultiHeadAttention(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
-    def _init(self, initializer):
-        return initializer.__class__.from_config(initializer.get_config())
-
     def _dense_weights(self, name, shape, bias_shape):
         kernel = self.add_weight(
             name=f"{name}_kernel",
             shape=shape,
-            initializer=self._init(self.kernel_initializer),
+            initializer=clone_initializer(self.kernel_initializer),
         )
         bias = None
         if self.use_bias:
             bias = self.add_weight(
                 name=f"{name}_bias",
                 shape=bias_shape,
-                initializer=self._init(self.bias_initializer),
+                initializer=clone_initializer(self.bias_initializer),
             )
         return kernel, bias
 

@@ -1,0 +1,1 @@
+"""Model zoo: reference models built from `keras_attn` layers."""
