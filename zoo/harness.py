@@ -109,7 +109,7 @@ def prepare_workdir(workdir, config, options):
     for sub in ("checkpoints", "logs", "plots"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     record = {
-        "model": type(config).__module__.split(".")[1],
+        "model": config.model_name,
         "config": dataclasses.asdict(config),
         "options": dataclasses.asdict(options),
     }
@@ -149,7 +149,10 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, save_freq):
         super().__init__(
-            backup_dir, save_freq=save_freq, delete_checkpoint=False
+            backup_dir,
+            save_freq=save_freq,
+            double_checkpoint=True,  # a kill mid-write leaves the previous
+            delete_checkpoint=False,
         )
 
     def on_train_begin(self, logs=None):
@@ -166,7 +169,14 @@ def _restored_step(model, backup_dir):
         return 0
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError):
+        # Killed while writing: fall back to the previous backup.
+        previous = pathlib.Path(f"{weights}.bkp")
+        if not previous.exists():
+            raise
+        model.load_weights(previous)
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
@@ -234,6 +244,7 @@ def fit(
             epochs=last,
             validation_data=validation_data,
             callbacks=standard,
+            shuffle=False,  # the stream is shuffled, deterministically
             verbose=options.verbose,
         )
         for key, values in h.history.items():

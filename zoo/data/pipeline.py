@@ -32,6 +32,7 @@ def make_dataset(
     bucket_boundaries=None,
     pad_to_max_length=False,
     drop_remainder=False,
+    repeat=False,
 ):
     """Batches of `((source_ids, target_input_ids), target_output_ids)`.
 
@@ -54,6 +55,13 @@ def make_dataset(
         pad_to_max_length: bool. Pad every batch to `max_length` columns
             (static shapes, e.g. for XLA) instead of the batch's longest.
         drop_remainder: bool. Drop a last, smaller batch.
+        repeat: bool. An endless stream of passes over the pairs, each pass
+            in its own order (with `shuffle`) drawn statelessly from
+            `(seed, pass number)`. Element i of the stream then depends on
+            `(seed, i)` alone, so a resumed run can `skip` to where it
+            stopped (`Dataset.shuffle(reshuffle_each_iteration=True)` keeps
+            its per-pass seeds in the dataset, and a second iterator gets
+            different orders).
 
     Returns:
         A prefetched `tf.data.Dataset`.
@@ -72,11 +80,28 @@ def make_dataset(
     targets = target_tokenizer.tokenize([t for _, t in pairs])
     sources = sources[:, :max_length]  # (N, None) ragged
     targets = targets[:, : max_length - 1]  # (N, None) ragged
-    dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
-    if shuffle:
-        dataset = dataset.shuffle(
-            len(pairs), seed=seed, reshuffle_each_iteration=True
+    if repeat:
+        count = len(pairs)
+
+        def one_pass(number):
+            order = tf.range(count, dtype=tf.int64)
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(
+                    order, seed=tf.stack([tf.constant(seed, tf.int64), number])
+                )
+            return tf.data.Dataset.from_tensor_slices(order)
+
+        dataset = (
+            tf.data.Dataset.counter()
+            .flat_map(one_pass)
+            .map(lambda i: (tf.gather(sources, i), tf.gather(targets, i)))
         )
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+        if shuffle:
+            dataset = dataset.shuffle(
+                len(pairs), seed=seed, reshuffle_each_iteration=True
+            )
 
     def add_start_end(source, target):
         start = tf.constant([START_ID], tf.int32)

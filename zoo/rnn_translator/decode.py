@@ -1,0 +1,109 @@
+"""Translating with a trained RNN translator: greedy or beam search, and the
+attention (alignment) matrix of a translation."""
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from zoo.data import END_ID
+from zoo.data import START_ID
+from zoo.decoding import beam_search
+from zoo.decoding import greedy_decode
+
+
+class Translator:
+    """Wraps a model and its tokenizers with compiled batched decoding."""
+
+    def __init__(self, model, source_tokenizer, target_tokenizer, config):
+        self.model = model
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.config = config
+        self._compiled = {}
+
+    def _decode_fn(self, beam_size):
+        if beam_size in self._compiled:
+            return self._compiled[beam_size]
+        model, max_length = self.model, self.config.max_length
+
+        def step(tokens, state, index):
+            states, memory, mask, summary = state
+            logits, new_states, _ = model.decode_step(
+                tokens, list(states), memory, mask, summary
+            )
+            return logits, (tuple(new_states), memory, mask, summary)
+
+        @tf.function(reduce_retracing=True)
+        def decode(source_ids):
+            memory, mask, states, summary = model.encode(
+                source_ids, training=False
+            )
+            state = (tuple(states), memory, mask, summary)
+            batch = tf.shape(source_ids)[0]
+            if beam_size == 1:
+                return greedy_decode(
+                    step, state, batch, max_length, START_ID, END_ID
+                )
+            return beam_search(
+                step,
+                state,
+                batch,
+                max_length,
+                START_ID,
+                END_ID,
+                beam_size=beam_size,
+                alpha=self.config.length_penalty,
+            )
+
+        self._compiled[beam_size] = decode
+        return decode
+
+    def source_ids(self, sentences):
+        ids = self.source_tokenizer.tokenize(list(sentences))
+        if isinstance(ids, tf.RaggedTensor):
+            ids = ids.to_tensor()  # (N, S), 0-padded
+        ids = ids[:, : self.config.max_length]
+        return tf.cast(ids, tf.int32)
+
+    def translate_ids(self, sentences, beam_size=1, batch_size=256):
+        """Token ids `(N, max_length)` and scores `(N,)` for sentences."""
+        decode = self._decode_fn(beam_size)
+        tokens, scores = [], []
+        for start in range(0, len(sentences), batch_size):
+            chunk = sentences[start : start + batch_size]
+            t, s = decode(self.source_ids(chunk))
+            tokens.append(t.numpy())
+            scores.append(s.numpy())
+        return np.concatenate(tokens), np.concatenate(scores)
+
+    def translate(self, sentences, beam_size=1, batch_size=256):
+        """Translations of a list of sentences."""
+        tokens, _ = self.translate_ids(sentences, beam_size, batch_size)
+        return [self.target_tokenizer.detokenize(row) for row in tokens]
+
+    def alignment(self, sentence, beam_size=1):
+        """`(translation, source_pieces, target_pieces, weights (T, S))`.
+
+        The weights come from one teacher-forced pass over the decoded
+        tokens, which equals the step-by-step attention of the decoding.
+        """
+        if self.model.attention is None:
+            raise ValueError(
+                "Only the attention variant has alignments. Received: "
+                f"variant={self.model.variant!r}"
+            )
+        tokens, _ = self.translate_ids([sentence], beam_size)
+        target = [int(t) for t in tokens[0] if t != 0]
+        source = self.source_ids([sentence])
+        target_in = tf.constant([[START_ID] + target[:-1]], tf.int32)
+        _, weights = self.model(
+            (source, target_in), training=False, return_attention_scores=True
+        )
+        weights = ops.convert_to_numpy(weights)[0]  # (T, S)
+        source_row = [int(t) for t in source.numpy()[0] if t != 0]
+        return (
+            self.target_tokenizer.detokenize(tokens[0]),
+            [self.source_tokenizer.vocabulary[i] for i in source_row],
+            [self.target_tokenizer.vocabulary[i] for i in target],
+            weights[: len(target), : len(source_row)],
+        )

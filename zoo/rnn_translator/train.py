@@ -1,0 +1,164 @@
+"""`train(config, workdir, options)`, `evaluate(workdir)`, `translate(...)`."""
+
+import pathlib
+import time
+
+import keras
+import sacrebleu
+
+from zoo import harness
+from zoo.rnn_translator import data
+from zoo.rnn_translator.config import Config
+from zoo.rnn_translator.decode import Translator
+from zoo.rnn_translator.model import build
+from zoo.rnn_translator.model import compile_model
+
+
+def score(hypotheses, references, target_language):
+    """sacreBLEU BLEU (ja-mecab for Japanese) and chrF, and exact match."""
+    bleu_metric = sacrebleu.BLEU(
+        tokenize="ja-mecab" if target_language == "ja" else "13a"
+    )
+    chrf_metric = sacrebleu.CHRF()
+    bleu = bleu_metric.corpus_score(hypotheses, [references])
+    chrf = chrf_metric.corpus_score(hypotheses, [references])
+    exact = sum(h == r for h, r in zip(hypotheses, references))
+    return {
+        "bleu": round(bleu.score, 2),
+        "chrf": round(chrf.score, 2),
+        "exact_match": round(exact / max(1, len(references)), 4),
+        "bleu_signature": str(bleu_metric.get_signature()),
+        "chrf_signature": str(chrf_metric.get_signature()),
+    }
+
+
+def evaluate_translator(translator, pairs, config, beam_sizes=(1, None)):
+    """Scores on `pairs` for greedy (1) and the config's beam size."""
+    sources = [s for s, _ in pairs]
+    references = [t for _, t in pairs]
+    target_language = data.languages(config)[1]
+    results = {}
+    for beam in beam_sizes:
+        beam = beam or config.beam_size
+        start = time.perf_counter()
+        hypotheses = translator.translate(sources, beam_size=beam)
+        name = "greedy" if beam == 1 else f"beam{beam}"
+        results[name] = score(hypotheses, references, target_language)
+        results[name]["decode_seconds"] = round(time.perf_counter() - start, 1)
+    return results, hypotheses
+
+
+def _plot_alignment(translator, sentence, path):
+    from keras_attn.visualize import plot_attention
+
+    text, source_pieces, target_pieces, weights = translator.alignment(sentence)
+    figure = plot_attention(weights, target_pieces, source_pieces)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    return text
+
+
+def train(config, workdir, options):
+    """Train, save and score an RNN translator; returns the metrics."""
+    strategy = harness.setup(options)
+    workdir = harness.prepare_workdir(workdir, config, options)
+    start = time.perf_counter()
+    splits = data.load_splits(config)
+    source_tok, target_tok = data.get_tokenizers(config, splits.train, workdir)
+    stream, steps = data.training_stream(
+        config, splits.train, source_tok, target_tok, options.seed
+    )
+    validation = data.evaluation_dataset(
+        config, splits.validation, source_tok, target_tok
+    )
+    prepare_seconds = time.perf_counter() - start
+    with strategy.scope():
+        model = build(
+            config, source_tok.vocabulary_size, target_tok.vocabulary_size
+        )
+        compile_model(model, config, options.jit_compile)
+    history, fit_seconds = harness.fit(
+        model,
+        stream,
+        steps,
+        config.epochs,
+        workdir,
+        options,
+        validation_data=validation,
+    )
+    model.save(workdir / "model.keras")
+    harness.save_json(workdir / "history.json", history)
+    translator = Translator(model, source_tok, target_tok, config)
+    test, hypotheses = evaluate_translator(translator, splits.test, config)
+    metrics = {
+        "model": "rnn-translator",
+        "variant": config.variant,
+        "data": config.data,
+        "train_pairs": len(splits.train),
+        "test_pairs": len(splits.test),
+        "parameters": model.count_params(),
+        "epochs": config.epochs,
+        "steps_per_epoch": steps,
+        "prepare_seconds": round(prepare_seconds, 1),
+        "train_seconds": round(fit_seconds, 1),
+        "final_val_masked_accuracy": history.get("val_masked_accuracy", [None])[
+            -1
+        ],
+        "test": test,
+        "total_seconds": round(time.perf_counter() - start, 1),
+    }
+    harness.save_json(workdir / "metrics.json", metrics)
+    print("\nExample translations (test split, beam search):")
+    for (source, reference), hypothesis in list(zip(splits.test, hypotheses))[
+        : config.num_examples
+    ]:
+        print(f"  source:     {source}\n  reference:  {reference}")
+        print(f"  translated: {hypothesis}\n")
+    if config.variant == "attention" and splits.test:
+        _plot_alignment(
+            translator, splits.test[0][0], workdir / "plots" / "alignment.png"
+        )
+    return metrics
+
+
+def load(workdir):
+    """`(translator, config)` from a finished work directory."""
+    workdir = pathlib.Path(workdir)
+    record = harness.read_config(workdir)
+    config = Config(**record["config"])
+    model = keras.saving.load_model(workdir / "model.keras")
+    source_tok, target_tok = data.get_tokenizers(config, None, workdir)
+    return Translator(model, source_tok, target_tok, config), config
+
+
+def evaluate(workdir):
+    """Re-score the saved model on the test split; updates metrics.json."""
+    translator, config = load(workdir)
+    splits = data.load_splits(config)
+    test, _ = evaluate_translator(translator, splits.test, config)
+    path = pathlib.Path(workdir) / "metrics.json"
+    metrics = {}
+    if path.exists():
+        import json
+
+        metrics = json.loads(path.read_text())
+    metrics["test"] = test
+    harness.save_json(path, metrics)
+    return test
+
+
+def translate(workdir, sentences, beam_size=None):
+    """Print translations; save an alignment plot for each sentence."""
+    translator, config = load(workdir)
+    beam = beam_size or config.beam_size
+    outputs = translator.translate(list(sentences), beam_size=beam)
+    plots = pathlib.Path(workdir) / "plots"
+    for i, (sentence, output) in enumerate(zip(sentences, outputs)):
+        print(f"{sentence}\n  -> {output}")
+        if config.variant == "attention":
+            path = plots / f"translate_{i}.png"
+            _plot_alignment(translator, sentence, path)
+            print(f"  alignment plot: {path}")
+    return outputs
+
+
+__all__ = ["evaluate", "load", "train", "translate"]
