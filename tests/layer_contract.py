@@ -124,6 +124,9 @@ def run_layer_contract(
     layer = layer_cls(**init_kwargs)
     inputs = _symbolic_inputs(input_data)
     outputs = _as_list(_call(layer, inputs, call_kwargs))
+    assert len(outputs) == len(eager), (
+        f"symbolic call gave {len(outputs)} outputs, eager {len(eager)}"
+    )
     for sym, out in zip(outputs, eager):
         assert tuple(sym.shape[1:]) == out.shape[1:], (sym.shape, out.shape)
     model = keras.Model(inputs, outputs)

@@ -170,3 +170,14 @@ def test_bad_call_arguments():
         mha(X, attention_mask=np.ones((B, T, T), "float32"))
     with pytest.raises(ValueError, match="max_length=0"):
         mha.init_cache(B, 0)
+
+
+def test_symbolic_calls_with_scores_and_cache_give_every_output():
+    q = keras.Input((T, D))
+    v = keras.Input((S, 6))
+    out, scores = MultiHeadAttention(N)(q, v, return_attention_scores=True)
+    assert tuple(out.shape) == (None, T, D)
+    assert tuple(scores.shape) == (None, N, T, S)
+    model = keras.Model([q, v], [out, scores])
+    a, w = model([X, MEM])
+    assert tuple(w.shape) == (B, N, T, S)

@@ -95,3 +95,18 @@ def test_masks_pass_through_position_layers():
         mask = getattr(out, "_keras_mask", None)
         assert mask is not None
         np.testing.assert_array_equal(_np(mask), ids != 0)
+
+
+def test_tied_logits_follow_training_in_a_functional_model():
+    ids = np.array([[3, 5, 1], [7, 1, 2]], "int32")
+    emb = TokenAndPositionEmbedding(11, 4, D)
+    inputs = keras.Input((3,), dtype="int32")
+    logits = emb.compute_logits(emb(inputs))
+    model = keras.Model(inputs, logits)
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    model.fit(ids, ids, epochs=2, verbose=0)
+    table = _np(emb.token_embedding.embeddings)
+    x = _np(emb(ids))
+    np.testing.assert_allclose(
+        _np(model(ids)), x @ table.T, atol=1e-4
+    )  # uses the *trained* table, not a constant copy of the initial one

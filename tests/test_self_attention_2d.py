@@ -140,3 +140,16 @@ def test_bad_arguments(kwargs, match):
 def test_bad_rank():
     with pytest.raises(ValueError, match=r"inputs.shape=\(2, 5, 16\)"):
         SelfAttention2D()(np.ones((2, 5, 16), "float32"))
+
+
+def test_functional_model_can_return_the_attention_map():
+    import keras as _keras
+
+    from keras_attn.layers.self_attention_2d import SelfAttention2D as _SA
+
+    x = _keras.Input((4, 6, 16))
+    y, attn = _SA(pool_keys=True)(x, return_attention_scores=True)
+    assert tuple(attn.shape) == (None, 24, 6)
+    model = _keras.Model(x, [y, attn])
+    _, maps = model(np.ones((2, 4, 6, 16), "float32"))
+    assert tuple(maps.shape) == (2, 24, 6)

@@ -8,6 +8,7 @@ core `keras_attn.ops.attend`. Subclasses override `_compute_scores`.
 import keras
 from keras import ops
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops.attention import attend
 from keras_attn.ops.masks import check_mask
@@ -31,7 +32,7 @@ def additive_scores(query, key, score_vector):
     return ops.einsum("btsu,u->bts", hidden, score_vector)  # (B, T, S)
 
 
-class RNNAttentionBase(keras.layers.Layer):
+class RNNAttentionBase(FlagDependentOutputs, keras.layers.Layer):
     """Base: a decoder query attends over encoder states.
 
     Subclasses implement `_compute_scores(query, key) -> (B, T, S)` and may

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
@@ -23,7 +24,7 @@ def _as_4d_mask(mask):
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
     """Multi-head attention with fused projections and a KV cache.
 
     `MultiHead(Q, K, V) = concat(head_1..head_N) W_o` with

@@ -1,5 +1,6 @@
 import keras
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_float
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops import causal_mask
@@ -16,7 +17,7 @@ def _lift(mask, rank, query_axis):
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class ScaledDotProductAttention(keras.layers.Layer):
+class ScaledDotProductAttention(FlagDependentOutputs, keras.layers.Layer):
     """Scaled dot-product attention as a layer (no weights).
 
     Computes `softmax(Q Kᵀ / sqrt(H)) V` over the last two axes with

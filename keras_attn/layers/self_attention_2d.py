@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._utils import resolve_data_format
 from keras_attn.layers._validation import check_positive_int
@@ -9,7 +10,7 @@ from keras_attn.ops.attention import scaled_dot_product_attention
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class SelfAttention2D(keras.layers.Layer):
+class SelfAttention2D(FlagDependentOutputs, keras.layers.Layer):
     """SAGAN self-attention block over the pixels of a feature map.
 
     With 1×1 convolutions g (queries) and f (keys) of `C // ratio`
@@ -125,7 +126,9 @@ class SelfAttention2D(keras.layers.Layer):
         )
 
     def _flatten(self, x):
-        return ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))  # (B,N,c)
+        height, width = x.shape[1], x.shape[2]
+        pixels = -1 if None in (height, width) else height * width
+        return ops.reshape(x, (-1, pixels, x.shape[-1]))  # (B, H·W, c)
 
     def call(
         self,

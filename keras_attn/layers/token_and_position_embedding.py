@@ -3,6 +3,7 @@ import math
 import keras
 from keras import ops
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_choice
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers.position_embedding import PositionEmbedding
@@ -12,14 +13,15 @@ from keras_attn.layers.sinusoidal_position_encoding import (
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class TokenAndPositionEmbedding(keras.layers.Layer):
+class TokenAndPositionEmbedding(FlagDependentOutputs, keras.layers.Layer):
     """Token embedding plus a learned or sinusoidal position encoding.
 
     `E[token] * (sqrt(D) if scale_embeddings) + P[position]`. With
     `position_encoding="sinusoidal"` and `scale_embeddings=True` this is the
     input layer of the original Transformer; `"learned"` is BERT/GPT's.
-    `compute_logits(x)` multiplies by the transposed token table, for an
-    output layer tied to the input embedding.
+    `layer(x, reverse=True)` (or `compute_logits(x)`) multiplies `(B, T, D)`
+    by the transposed token table, for an output layer tied to the input
+    embedding (Press & Wolf 2017).
 
     Masking: with `mask_zero=True`, id 0 is padding and the layer emits the
     Keras mask `token_ids != 0`, which downstream keras_attn layers consume.
@@ -34,8 +36,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         embeddings_initializer: initializer of the token table.
 
     Call arguments:
-        token_ids: integer `(B, T)`.
+        token_ids: integer `(B, T)` (with `reverse`: float `(B, T, D)`).
         start_index: position of the first token (decoding with a cache).
+        reverse: return tied logits `(B, T, vocabulary_size)` instead.
 
     Returns:
         `(B, T, D)` embeddings.
@@ -98,7 +101,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             tuple(token_ids_shape) + (self.embedding_dim,)
         )
 
-    def call(self, token_ids, start_index=0):
+    def call(self, token_ids, start_index=0, reverse=False):
+        if reverse:
+            # Tied output layer: (B, T, D) @ (D, V) -> (B, T, V).
+            table = ops.cast(self.token_embedding.embeddings, token_ids.dtype)
+            return ops.matmul(token_ids, ops.transpose(table))
         length = token_ids.shape[-1]
         if length is not None and length > self.max_length:
             raise ValueError(
@@ -112,12 +119,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return x + self.position_embedding(x, start_index=start_index)
 
     def compute_logits(self, x):
-        """Tied output layer: `(B, T, D) -> (B, T, vocabulary_size)`."""
-        table = ops.cast(self.token_embedding.embeddings, x.dtype)
-        return ops.matmul(x, ops.transpose(table))
+        """Tied output layer: `(B, T, D) -> (B, T, vocabulary_size)`.
 
-    def compute_mask(self, token_ids, mask=None):
-        if not self.mask_zero:
+        Same as `layer(x, reverse=True)`; it goes through `__call__`, so in
+        a functional model the logits follow the trained table.
+        """
+        return self(x, reverse=True)
+
+    def compute_mask(self, token_ids, mask=None, reverse=False):
+        if not self.mask_zero or reverse:
             return None
         return ops.not_equal(token_ids, 0)
 

@@ -1,6 +1,7 @@
 import keras
 
 from keras_attn.layers._residual import residual
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_float
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
@@ -9,7 +10,7 @@ from keras_attn.layers.multi_head_attention import MultiHeadAttention
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class TransformerEncoderBlock(keras.layers.Layer):
+class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
     """One Transformer encoder layer: self-attention, then feed-forward.
 
     Post-norm (the paper, BERT): `x = LN(x + Drop(MHA(x)))`,

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -19,7 +20,7 @@ _STACK_DOC = """
 """
 
 
-class _Stack(keras.layers.Layer):
+class _Stack(FlagDependentOutputs, keras.layers.Layer):
     block_class = None
 
     def __init__(self, num_layers, **block_kwargs):

@@ -80,16 +80,16 @@ PRESETS = {
     ),
     # About 15 minutes on 2 CPU cores: short Tatoeba en->ja sentences.
     "cpu": Config(
-        embedding_dim=192,
-        units=256,
-        source_vocabulary_size=6000,
-        target_vocabulary_size=6000,
+        embedding_dim=128,
+        units=192,
+        source_vocabulary_size=4000,
+        target_vocabulary_size=4000,
         max_length=24,
-        max_chars=48,
-        max_train_pairs=60000,
+        max_chars=40,
+        max_train_pairs=30000,
         max_eval_pairs=1000,
         batch_size=128,
-        epochs=5,
+        epochs=4,
         learning_rate=2e-3,
     ),
     # A real run on a GPU: the whole train split, larger model.

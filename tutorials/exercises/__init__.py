@@ -1,0 +1,1 @@
+"""Code shared by the tutorials: small mode, data, exercise checks."""

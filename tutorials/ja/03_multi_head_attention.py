@@ -1,0 +1,183 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. マルチヘッドアテンション
+#
+# 1 つのアテンションは、クエリごとに 1 つの重み付き平均を計算します。マルチヘッドアテンションは、小さなアテンションを N 個並べて走らせ、それぞれが入力の別々の射影を見たうえで、結果を連結します。
+#
+# $$\mathrm{MultiHead}(X) = \mathrm{concat}(\mathrm{head}_1, \dots, \mathrm{head}_N)\,W_o, \quad \mathrm{head}_i = \mathrm{Attention}(X W_q^i, X W_k^i, X W_v^i)$$
+#
+# ヘッドはループで回すのではありません。`N * H` 次元への大きな射影を 1 回行い、**reshape** で特徴量をヘッドに切り分けます。この reshape を正しく書けるかどうかが要なので、自分で書いてみましょう。
+#
+# **演習。** 「演習」と書かれた 3 つの関数を埋めてください。それぞれの直後のセルが答えを検査し、何が間違っているか（形、transpose の忘れ、スケーリング、マスクの極性、ソフトマックスの軸）を具体的に教えてくれます。解き終わるまでは、`tutorials/exercises/solutions.py` の模範解答が代わりに使われます（早めに覗かないように）。
+#
+# 形の記号: B バッチ、T 長さ、D モデルの幅、N ヘッド数、H = D / N（1 ヘッドの次元）。
+
+# %%
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_attn
+from exercises import checks
+from exercises import solutions
+from exercises.common import show
+from keras_attn.visualize import plot_attention_heads
+
+rng = np.random.default_rng(0)
+
+
+# %% [markdown]
+# ## 演習 1: ヘッドに分ける
+#
+# `x` の形は `(B, T, D)`、`D = N * H` です。ヘッド `n` は各位置の特徴量 `n*H ... (n+1)*H - 1` を受け持ちます。`(B, N, T, H)` を返してください。こうすると、アテンションは `(B, N)` をまとめてバッチ軸として扱えます。
+#
+# ヒント: reshape はデータを動かさず、読み方を変えるだけです。まず `(B, T, N, H)` に reshape し、それから transpose します。
+
+
+# %%
+def split_heads(x, num_heads):
+    """(B, T, D) -> (B, N, T, H) with H = D // N. Exercise 1."""
+    # Your code here (keras.ops: ops.reshape, ops.transpose).
+    raise NotImplementedError("exercise 1")
+
+
+split_heads = checks.run(
+    checks.check_split_heads, split_heads, solutions.split_heads
+)
+
+
+# %% [markdown]
+# ## 演習 2: ヘッドをまとめる
+#
+# 逆変換です: `(B, N, T, H) -> (B, T, N * H)`。ヘッド 0 の特徴量が先頭、次にヘッド 1、という順に並べます。
+
+
+# %%
+def merge_heads(x):
+    """(B, N, T, H) -> (B, T, N * H). Exercise 2."""
+    # Your code here.
+    raise NotImplementedError("exercise 2")
+
+
+merge_heads = checks.run(
+    checks.check_merge_heads, merge_heads, solutions.merge_heads
+)
+
+
+# %% [markdown]
+# ## 演習 3: マスク付きアテンション
+#
+# チュートリアル 2 の内容を自分の手で: `softmax(Q Kᵀ / √d_k) V`。真偽値の `mask`（True = 注意してよい）はソフトマックスの前にロジットへ適用します。`(output, weights)` を返してください。先頭にどんな軸があっても動くように書けば、`(B, N, T, H)` のヘッドをそのまま渡せます。
+
+
+# %%
+def attention(query, key, value, mask=None):
+    """(output (..., T, Hv), weights (..., T, S)). Exercise 3."""
+    # Your code here.
+    raise NotImplementedError("exercise 3")
+
+
+attention = checks.run(checks.check_attention, attention, solutions.attention)
+
+# %% [markdown]
+# ## マルチヘッドアテンションを組み立てる
+#
+# `keras_attn.MultiHeadAttention` は射影の重みをヘッドごとに持っていて、クエリのカーネルは `(D, N, H)` です。これを `(D, N*H)` に平らにすれば全ヘッドぶんが 1 回の行列積で済み、結果を自作の `split_heads` がヘッドに切り分けます。ライブラリの層の重みを借りるので、両者は同じ関数を計算するはずです。比べてみましょう。
+
+# %%
+B, T, D, N = 2, 5, 12, 3
+H = D // N
+x = rng.normal(size=(B, T, D)).astype("float32")
+mha = keras_attn.MultiHeadAttention(num_heads=N)
+mha(x)  # builds the weights
+w = {v.path.split("/")[-1]: ops.convert_to_numpy(v) for v in mha.weights}
+print({name: value.shape for name, value in w.items()})
+
+
+def my_multi_head_attention(x, mask=None):
+    def project(name):
+        kernel = w[f"{name}_kernel"].reshape(D, N * H)  # (D, N*H)
+        bias = w[f"{name}_bias"].reshape(N * H)
+        return split_heads(ops.matmul(x, kernel) + bias, N)  # (B, N, T, H)
+
+    q, k, v = project("query"), project("key"), project("value")
+    heads, weights = attention(q, k, v, mask)  # (B, N, T, H), (B, N, T, T)
+    merged = merge_heads(heads)  # (B, T, N*H)
+    kernel = w["output_kernel"].reshape(N * H, D)  # (N*H, D)
+    return ops.matmul(merged, kernel) + w["output_bias"], weights
+
+
+ours, ours_w = my_multi_head_attention(x)
+lib, lib_w = mha(x, return_attention_scores=True)
+np.testing.assert_allclose(ours, lib, rtol=1e-5, atol=1e-5)
+np.testing.assert_allclose(ours_w, lib_w, rtol=1e-5, atol=1e-6)
+print("matches keras_attn.MultiHeadAttention")
+
+# %% [markdown]
+# 先読み防止マスクでも確かめます。ライブラリの `use_causal_mask=True` は、自作の `(T, T)` マスクをバッチとヘッドにブロードキャストしたものと一致するはずです。
+
+# %%
+causal = np.tril(np.ones((T, T), bool))  # (T, T)
+ours, ours_w = my_multi_head_attention(x, mask=causal)
+lib, lib_w = mha(x, use_causal_mask=True, return_attention_scores=True)
+np.testing.assert_allclose(ours, lib, rtol=1e-5, atol=1e-5)
+np.testing.assert_allclose(ours_w, lib_w, rtol=1e-5, atol=1e-6)
+print("causal: matches")
+
+# %% [markdown]
+# このライブラリの層の重みは、Keras 本体の `keras.layers.MultiHeadAttention` と形も順序も同じです。3 つ目の実装も比較に加えられます。
+
+# %%
+keras_mha = keras.layers.MultiHeadAttention(num_heads=N, key_dim=H)
+keras_mha(x, x)
+keras_mha.set_weights(mha.get_weights())
+np.testing.assert_allclose(
+    keras_mha(x, x, use_causal_mask=True), lib, rtol=1e-5, atol=1e-5
+)
+print("keras.layers.MultiHeadAttention agrees too")
+
+
+# %% [markdown]
+# そして、この比較は失敗しえます。transpose を忘れた split は別の関数を計算し、assert がそれを見逃しません。
+
+
+# %%
+def split_without_transpose(x, num_heads):
+    return ops.reshape(x, (B, num_heads, T, -1))  # the classic mistake
+
+
+split_heads, correct_split = split_without_transpose, split_heads
+wrong, _ = my_multi_head_attention(x)
+split_heads = correct_split
+print("wrong split == library:", np.allclose(wrong, mha(x), atol=1e-5))
+assert not np.allclose(wrong, mha(x), atol=1e-5)
+
+# %% [markdown]
+# ## ヘッドを眺める
+#
+# ヘッドごとに重みが違うので、注意の向け方もヘッドごとに違います。これは学習前の射影なので、因果マスクのもとでどのヘッドも下三角ですが、重みの配り方はそれぞれです。学習済みのモデル（チュートリアル 5・9・10）では、直前のトークン、同じ単語、句読点などにヘッドが特化していきます。
+
+# %%
+tokens = ["the", "cat", "sat", "on", "mats"]
+show(plot_attention_heads(lib_w[0], tokens, tokens, ncols=3))
+
+# %% [markdown]
+# **まとめ。** マルチヘッドアテンション = 1 回の射影、`split_heads`（reshape してから transpose）、`(B, N, T, H)` でのアテンション、`merge_heads`（transpose してから reshape）、出力の射影 1 回。

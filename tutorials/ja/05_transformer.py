@@ -1,0 +1,254 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. Transformer ブロックとエンコーダ・デコーダ
+#
+# Transformer の 1 層は 2 つのサブ層からなり、どちらも残差接続とレイヤー正規化で包まれています。
+#
+# 1. マルチヘッド**自己アテンション**: 各位置がほかのすべての位置を見る。
+# 2. 位置ごとの**フィードフォワード**: 同じ 2 層 MLP を各位置に適用する。
+#
+# デコーダには 3 つ目のサブ層、**クロスアテンション**が加わります。ターゲット側の位置（クエリ）がエンコーダの出力（キーとバリュー）を見ます。アテンションごとに必要なマスクが違います。ここではエンコーダブロックを手で組み立てて `keras_attn.TransformerEncoderBlock` と照合し、3 種類のマスクを書き出し、小さな英日翻訳モデルを学習させます。
+
+# %%
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_attn
+from exercises import data
+from exercises.common import figure
+from exercises.common import pick
+from exercises.common import show
+from keras_attn.visualize import plot_attention
+
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## エンコーダブロックを手で組む
+#
+# 論文どおりの post-norm: `x = LN(x + MHA(x))`、続いて `x = LN(x + FFN(x))`。ライブラリのブロックのサブ層（つまり重み）をそのまま借り、配線だけを自分で書きます。パディング位置は、注意を向けることも向けられることもありません。
+
+# %%
+B, S, D = 2, 5, 16
+x = rng.normal(size=(B, S, D)).astype("float32")
+real = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)  # (B, S)
+block = keras_attn.TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
+lib = block(x, mask=real)
+
+
+def my_encoder_block(x, real):
+    mask = real[:, :, None] & real[:, None, :]  # (B, S, S): query & key real
+    h = block.self_attention(x, attention_mask=mask)  # (B, S, D)
+    x = block.self_attention_layer_norm(x + h)  # residual, then LN
+    h = block.feed_forward(x)  # (B, S, D), position-wise
+    return block.feed_forward_layer_norm(x + h)
+
+
+np.testing.assert_allclose(my_encoder_block(x, real), lib, atol=1e-5)
+print("hand-wired block matches keras_attn.TransformerEncoderBlock")
+
+# %% [markdown]
+# この照合は失敗しえます。pre-norm の配線（`x + MHA(LN(x))`、GPT-2 や深いモデルの多くが採用）は別の関数です。
+
+# %%
+h = block.self_attention(block.self_attention_layer_norm(x))
+pre = x + h
+pre = pre + block.feed_forward(block.feed_forward_layer_norm(pre))
+print("pre-norm == post-norm block:", np.allclose(pre, lib, atol=1e-5))
+assert not np.allclose(pre, lib, atol=1e-5)
+
+# %% [markdown]
+# ## データ: 40 組の文
+#
+# 英語は単語単位、日本語は文字単位で扱います。デコーダの入力は、開始記号 `<s>` の後ろにターゲットを 1 つずらして並べたもの、ラベルは末尾に `</s>` を付けたものです。
+
+# %%
+src_vocab = data.Vocab(w for en, _, _ in data.PARALLEL for w in en.split())
+tgt_vocab = data.Vocab(
+    (c for _, ja, _ in data.PARALLEL for c in ja), specials=("<s>", "</s>")
+)
+BOS, EOS = tgt_vocab.stoi["<s>"], tgt_vocab.stoi["</s>"]
+S_LEN = max(len(en.split()) for en, _, _ in data.PARALLEL)
+T_LEN = max(len(ja) for _, ja, _ in data.PARALLEL) + 1
+source = np.array(
+    [src_vocab.encode(en.split(), S_LEN) for en, _, _ in data.PARALLEL]
+)
+decoder_in = np.array(
+    [tgt_vocab.encode(["<s>", *ja], T_LEN) for _, ja, _ in data.PARALLEL]
+)
+labels = np.array(
+    [tgt_vocab.encode([*ja, "</s>"], T_LEN) for _, ja, _ in data.PARALLEL]
+)
+print(len(src_vocab), "English words,", len(tgt_vocab), "Japanese characters")
+print(source[0], "\n", decoder_in[0], "\n", labels[0])
+
+# %% [markdown]
+# ## 3 つのアテンション、3 つのマスク（True = 注意してよい）
+#
+# * **エンコーダの自己アテンション**: ソース側のパディング、`(B, 1, S)`。
+# * **デコーダの自己アテンション**: ターゲット側のパディング*かつ*先読み防止。位置 `t` はこれから予測するトークンを見てはいけない、`(B, T, T)`。
+# * **クロスアテンション**: キーはエンコーダの位置なので、やはりソース側のパディング、`(B, 1, S)`。
+
+# %%
+src_pad = (source != 0)[:, None, :]  # (B, 1, S)
+tgt_pad = (decoder_in != 0)[:, None, :]  # (B, 1, T)
+look_ahead = np.tril(np.ones((T_LEN, T_LEN), bool))  # (T, T)
+masks = {
+    "encoder self": src_pad[0] & src_pad[0].T,  # (S, S)
+    "decoder self": tgt_pad[0] & look_ahead,  # (T, T)
+    "cross": np.broadcast_to(src_pad[0], (T_LEN, S_LEN)),  # (T, S)
+}
+fig = figure(9, 3)
+for i, (name, mask) in enumerate(masks.items()):
+    ax = fig.add_subplot(1, 3, i + 1)
+    ax.imshow(mask, cmap="gray", vmin=0, vmax=1)
+    ax.set_title(name)
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+fig.tight_layout()
+show(fig)
+
+lib_mask = keras_attn.ops.merge_masks(
+    keras_attn.ops.padding_mask(decoder_in), keras_attn.ops.causal_mask(T_LEN)
+)
+lib_mask = ops.convert_to_numpy(lib_mask)
+np.testing.assert_array_equal(lib_mask, tgt_pad & look_ahead)
+print("decoder self-attention mask matches keras_attn.ops")
+
+# %% [markdown]
+# ## 翻訳モデル
+#
+# トークン埋め込みと（正弦波の）位置エンコーディングを `mask_zero=True` で使うと、Keras のパディングマスクがエンコーダ、デコーダの自己アテンション、クロスアテンションへ自動的に流れます。デコーダの先読み防止マスクは既定で有効です。
+
+# %%
+D = 64
+
+
+def build_translator():
+    src = keras.Input((S_LEN,), dtype="int32", name="source")
+    tgt = keras.Input((T_LEN,), dtype="int32", name="decoder_in")
+    enc = keras_attn.TokenAndPositionEmbedding(
+        len(src_vocab),
+        S_LEN,
+        D,
+        mask_zero=True,
+        position_encoding="sinusoidal",
+        name="source_embedding",
+    )(src)
+    enc = keras_attn.TransformerEncoder(
+        1, num_heads=4, intermediate_dim=128, dropout=0.1, name="encoder"
+    )(enc)  # (B, S, D)
+    dec = keras_attn.TokenAndPositionEmbedding(
+        len(tgt_vocab),
+        T_LEN,
+        D,
+        mask_zero=True,
+        position_encoding="sinusoidal",
+        name="target_embedding",
+    )(tgt)
+    dec = keras_attn.TransformerDecoder(
+        1, num_heads=4, intermediate_dim=128, dropout=0.1, name="decoder"
+    )(dec, enc)  # (B, T, D)
+    logits = keras.layers.Dense(len(tgt_vocab))(dec)  # (B, T, V)
+    return keras.Model([src, tgt], logits)
+
+
+model = build_translator()
+model.compile(
+    keras.optimizers.Adam(2e-3),
+    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+)
+history = model.fit(
+    (source, decoder_in),
+    labels,
+    sample_weight=(labels != 0).astype("float32"),  # no loss on padding
+    batch_size=8,
+    epochs=pick(2, 150),
+    verbose=0,
+)
+print("final loss", round(history.history["loss"][-1], 3))
+
+# %% [markdown]
+# ## 因果性のチェック
+#
+# デコーダ入力の*後ろの方*を書き換えても、前の位置の予測は変わってはいけません（先読み防止マスクを外すと、このチェックは失敗します）。
+
+# %%
+changed = decoder_in[:1].copy()
+changed[0, 6:] = rng.integers(3, len(tgt_vocab), T_LEN - 6)
+before = ops.convert_to_numpy(model((source[:1], decoder_in[:1])))
+after = ops.convert_to_numpy(model((source[:1], changed)))
+np.testing.assert_allclose(before[0, :6], after[0, :6], atol=1e-5)
+print("position 6 changed:", not np.allclose(before[0, 6], after[0, 6]))
+
+
+# %% [markdown]
+# ## 貪欲デコーディング
+#
+# `<s>` から始めて次の文字を予測し、それを付け足して繰り返し、`</s>` が出たら止めます。（このモデルにできるのは 40 文の暗記くらいです。小さいモードでは暗記すらできていません。）
+
+
+# %%
+def translate(sentence):
+    src = np.array([src_vocab.encode(sentence.split(), S_LEN)])
+    out = [BOS]
+    for _ in range(T_LEN - 1):
+        tgt = np.array([tgt_vocab.encode([], T_LEN)])
+        tgt[0, : len(out)] = out
+        logits = model((src, tgt))  # (1, T, V)
+        next_id = int(ops.argmax(logits[0, len(out) - 1]))
+        if next_id == EOS:
+            break
+        out.append(next_id)
+    return tgt_vocab.decode(out[1:])
+
+
+for en, ja, _ in data.PARALLEL[: pick(2, 6)]:
+    print(f"{en:35s} -> {translate(en)}   (reference: {ja})")
+
+# %% [markdown]
+# ## クロスアテンション: 各文字はどの英単語を見ているか
+#
+# 学習済みの層を 1 つずつ呼び出して、デコーダからアテンションの重みを取り出します。
+
+# %%
+embed_src, encoder, embed_tgt, decoder = (
+    model.get_layer(name)
+    for name in ("source_embedding", "encoder", "target_embedding", "decoder")
+)
+en, ja, _ = data.PARALLEL[3]
+src = np.array([src_vocab.encode(en.split(), S_LEN)])
+tgt = np.array([tgt_vocab.encode(["<s>", *ja], T_LEN)])
+memory = encoder(embed_src(src), mask=src != 0)
+_, scores = decoder(
+    embed_tgt(tgt),
+    memory,
+    mask=tgt != 0,
+    encoder_outputs_mask=src != 0,
+    return_attention_scores=True,
+)
+cross = ops.convert_to_numpy(scores[0][1])[0].mean(axis=0)  # heads average
+n_src, n_tgt = len(en.split()), len(ja) + 1
+show(plot_attention(cross[:n_tgt, :n_src], ["<s>", *ja], en.split()))
+
+# %% [markdown]
+# **まとめ。** エンコーダブロック = 自己アテンション + FFN（それぞれ残差とレイヤー正規化付き）。デコーダにはクロスアテンションが加わる。マスクは、ソースのパディング（エンコーダの自己アテンションとクロスアテンション）と、ターゲットのパディング + 先読み防止（デコーダの自己アテンション）。
