@@ -10,9 +10,13 @@ decoding), by `variant`:
              with z the encoder summary (the bridge output), fed to every
              step as in the lecture material's "peeky" decoder;
 * attention: h_t = RNN(E[y_{t-1}], h_{t-1});  c_t = Attention(h_t, enc);
-             logits = W tanh(W_c [c_t; h_t])  (Luong et al.'s attentional
-             hidden state), the score additive (Bahdanau) or "general"
-             (Luong).
+             logits = W [c_t; h_t]  (the lecture material's readout), the
+             score additive (Bahdanau) or "general" (Luong).
+             Luong et al.'s extra `tanh(W_c [c_t; h_t])` layer was tried
+             and dropped: with it, on Tatoeba en->ja at the `cpu` budget the
+             model sat at the unigram loss (5.25 nats, 6.6% token accuracy)
+             for 300+ steps, while without it token accuracy reached 22% by
+             step 180 (batch 64, Adam 1e-3, same seed).
 
 The attention is applied after the recurrent step, so in training the
 decoder RNN runs over the whole target at once and the attention over all
@@ -86,9 +90,6 @@ class RNNTranslator(keras.Model):
                 self.attention = keras_attn.LuongAttention(
                     score="general", name="attention"
                 )
-            self.attention_projection = keras.layers.Dense(
-                units, activation="tanh", name="attention_projection"
-            )
         self.output_layer = keras.layers.Dense(
             target_vocabulary_size, name="output_layer"
         )
@@ -129,9 +130,11 @@ class RNNTranslator(keras.Model):
                 value_mask=memory_mask,
                 return_attention_scores=True,
             )  # (B, T, 2U), (B, T, S)
-            h = self.attention_projection(ops.concatenate([context, h], -1))
+            h = ops.concatenate([context, h], -1)  # (B, T, 2U + U)
         h = self.dropout_layer(h, training=training)
-        return self.output_layer(h), weights
+        # Padding is handled by the loss (ignore_class=0), so the logits
+        # carry no Keras mask (a mask here would be applied a second time).
+        return ops.add(self.output_layer(h), 0.0), weights
 
     def call(self, inputs, training=None, return_attention_scores=False):
         source_ids, target_ids = inputs
