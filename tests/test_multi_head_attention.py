@@ -22,8 +22,15 @@ def _pair(key_dim=4, **kwargs):
     return ref, ours
 
 
-def test_matches_keras_multi_head_attention_cross_with_value_mask():
-    ref, ours = _pair(value_dim=3)
+@pytest.mark.parametrize("value_dim", [None, 3])
+def test_matches_keras_multi_head_attention_cross_with_value_mask(value_dim):
+    if value_dim is not None and keras.backend.backend() == "jax":
+        pytest.skip(
+            "keras.layers.MultiHeadAttention itself fails on JAX when "
+            "value_dim != key_dim (Keras 3.15: a bad reshape in its fused "
+            "dot_product_attention path); the reference is unusable there"
+        )
+    ref, ours = _pair(value_dim=value_dim)
     expected = ref(X, MEM, value_mask=VALUE_MASK)
     ours(X, MEM)
     ours.set_weights(ref.get_weights())

@@ -45,7 +45,7 @@ def build_parser():
         help="train a model",
         description="Train a zoo model; everything goes to --workdir.",
     )
-    train.add_argument("model", choices=sorted(registry.MODELS))
+    train.add_argument("model", choices=registry.available())
     train.add_argument(
         "--preset",
         default="cpu",

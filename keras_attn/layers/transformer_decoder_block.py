@@ -176,14 +176,7 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
                 self.norm_first,
                 training,
             )
-        x, _ = residual(
-            x,
-            lambda h: (self.feed_forward(h, training=training),),
-            self.feed_forward_layer_norm,
-            self.feed_forward_dropout,
-            self.norm_first,
-            training,
-        )
+        x = self._feed_forward_residual(x, training)
         outputs = (x,)
         if return_attention_scores:
             cross_weights = cross_extras[0] if has_cross else None

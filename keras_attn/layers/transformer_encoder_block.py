@@ -153,6 +153,12 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
             self.norm_first,
             training,
         )
+        x = self._feed_forward_residual(x, training)
+        if return_attention_scores:
+            return x, extras[0]
+        return x
+
+    def _feed_forward_residual(self, x, training):
         x, _ = residual(
             x,
             lambda h: (self.feed_forward(h, training=training),),
@@ -161,8 +167,6 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
             self.norm_first,
             training,
         )
-        if return_attention_scores:
-            return x, extras[0]
         return x
 
     def compute_output_shape(self, inputs_shape):
