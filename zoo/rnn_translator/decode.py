@@ -26,27 +26,33 @@ class Translator:
             return self._compiled[beam_size]
         model, max_length = self.model, self.config.max_length
 
-        def step(tokens, state, index):
-            states, memory, mask, summary = state
-            logits, new_states, _ = model.decode_step(
-                tokens, list(states), memory, mask, summary
-            )
-            return logits, (tuple(new_states), memory, mask, summary)
-
         @tf.function(reduce_retracing=True)
         def decode(source_ids):
             memory, mask, states, summary = model.encode(
                 source_ids, training=False
             )
-            state = (tuple(states), memory, mask, summary)
+            # The encoder outputs never change during decoding and every
+            # beam of an example shares them: repeat them once to the B·K
+            # rows here and close over them, so that only the recurrent
+            # state is carried (and reordered) by the search loop.
+            memory, mask, summary = (
+                tf.repeat(x, beam_size, axis=0) for x in (memory, mask, summary)
+            )
+
+            def step(tokens, state, index):
+                logits, new_states, _ = model.decode_step(
+                    tokens, list(state), memory, mask, summary
+                )
+                return logits, tuple(new_states)
+
             batch = tf.shape(source_ids)[0]
             if beam_size == 1:
                 return greedy_decode(
-                    step, state, batch, max_length, START_ID, END_ID
+                    step, tuple(states), batch, max_length, START_ID, END_ID
                 )
             return beam_search(
                 step,
-                state,
+                tuple(states),
                 batch,
                 max_length,
                 START_ID,

@@ -1,5 +1,6 @@
 """`train(config, workdir, options)`, `evaluate(workdir)`, `translate(...)`."""
 
+import json
 import pathlib
 import time
 
@@ -138,8 +139,6 @@ def evaluate(workdir):
     path = pathlib.Path(workdir) / "metrics.json"
     metrics = {}
     if path.exists():
-        import json
-
         metrics = json.loads(path.read_text())
     metrics["test"] = test
     harness.save_json(path, metrics)
