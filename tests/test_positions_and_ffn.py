@@ -110,3 +110,18 @@ def test_tied_logits_follow_training_in_a_functional_model():
     np.testing.assert_allclose(
         _np(model(ids)), x @ table.T, atol=1e-4
     )  # uses the *trained* table, not a constant copy of the initial one
+
+
+def test_tied_logits_carry_the_positions_mask_not_one_from_floats():
+    # Keras computes an output mask from the layer's first input only; for
+    # `reverse=True` that input is (B, T, D) floats, whose `!= 0` would be
+    # a bogus (B, T, D) all-True mask that breaks masked losses.
+    ids = np.array([[3, 5, 0]], "int32")
+    emb = TokenAndPositionEmbedding(11, 4, D, mask_zero=True)
+    logits = emb.compute_logits(emb(ids))
+    mask = getattr(logits, "_keras_mask", None)
+    assert mask is not None
+    np.testing.assert_array_equal(_np(mask), ids != 0)  # (B, T)
+    unmasked = TokenAndPositionEmbedding(11, 4, D)
+    x = np.ones((1, 3, D), "float32")
+    assert getattr(unmasked.compute_logits(x), "_keras_mask", None) is None

@@ -36,7 +36,9 @@ def greedy_decode(step_fn, state, batch_size, max_length, start_id, end_id):
         tokens' log-probabilities, end token included.
     """
     tokens = tf.fill([batch_size], tf.constant(start_id, tf.int32))
-    out = tf.TensorArray(tf.int32, size=max_length, element_shape=[None])
+    # A fixed-shape buffer (not a TensorArray) so that steps never taken
+    # (everything finished early) stay padding and XLA sees static shapes.
+    out = tf.zeros([max_length, batch_size], tf.int32)
     finished = tf.zeros([batch_size], tf.bool)
     score = tf.zeros([batch_size], tf.float32)
 
@@ -50,17 +52,13 @@ def greedy_decode(step_fn, state, batch_size, max_length, start_id, end_id):
         gain = tf.gather(log_probs, nxt, batch_dims=1)
         score += tf.where(finished, 0.0, gain)
         nxt = tf.where(finished, 0, nxt)
-        out = out.write(i, nxt)
+        out = tf.tensor_scatter_nd_update(out, [[i]], nxt[None])
         finished = finished | tf.equal(nxt, end_id)
         return i + 1, nxt, state, out, finished, score
 
-    i, _, _, out, _, score = tf.while_loop(
+    _, _, _, out, _, score = tf.while_loop(
         cond, body, (0, tokens, state, out, finished, score)
     )
-    # Steps never taken (everything finished early) are padding.
-    out = tf.concat(
-        [out.stack(), tf.zeros([max_length - i, batch_size], tf.int32)], 0
-    )[:max_length]
     return tf.transpose(out), score  # (B, L), (B,)
 
 

@@ -126,8 +126,13 @@ class TokenAndPositionEmbedding(FlagDependentOutputs, keras.layers.Layer):
         """
         return self(x, reverse=True)
 
-    def compute_mask(self, token_ids, mask=None, reverse=False):
-        if not self.mask_zero or reverse:
+    def compute_mask(self, token_ids, mask=None):
+        # Keras calls this with the layer's first input only, so a
+        # `reverse=True` call is recognised by its (B, T, D) input: the
+        # logits keep the positions' mask (never one computed from floats).
+        if len(token_ids.shape) >= 3:
+            return mask
+        if not self.mask_zero:
             return None
         return ops.not_equal(token_ids, 0)
 

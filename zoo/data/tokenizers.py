@@ -122,6 +122,45 @@ def _check_choice(name, value, choices):
         )
 
 
+def learn_vocabulary(
+    texts,
+    vocabulary_size,
+    kind="wordpiece",
+    lowercase=False,
+    max_unique_chars=5000,
+):
+    """A vocabulary (reserved tokens first) from PRE-TOKENIZED texts.
+
+    `TranslationTokenizer.build` calls this on one language's text;
+    `build_tokenizers(shared=True)` on both sides of a corpus together.
+    """
+    counts = collections.Counter()
+    for start in range(0, len(texts), 8192):
+        batch = tf.constant(texts[start : start + 8192])
+        if lowercase:
+            batch = tf_text.case_fold_utf8(batch)
+        if kind == "wordpiece":
+            pieces = _split_words(batch)
+        else:
+            pieces = tf.strings.unicode_split(batch, "UTF-8")
+        counts.update(pieces.flat_values.numpy().tolist())
+    counts = {k.decode("utf-8"): v for k, v in counts.items()}
+    counts = {k: v for k, v in counts.items() if k not in RESERVED_TOKENS}
+    if kind == "wordpiece":
+        vocabulary = wordpiece_learner.learn(
+            counts,
+            vocab_size=vocabulary_size,
+            reserved_tokens=list(RESERVED_TOKENS),
+            max_unique_chars=max_unique_chars,
+            include_joiner_token=True,
+            joiner="##",
+        )
+    else:
+        ranked = sorted(counts, key=lambda c: (-counts[c], c))
+        vocabulary = list(RESERVED_TOKENS) + ranked
+    return vocabulary[:vocabulary_size]
+
+
 class TranslationTokenizer:
     """Strings <-> int32 ids for one language, with a saved vocabulary.
 
@@ -219,32 +258,14 @@ class TranslationTokenizer:
         texts = list(texts)
         if not texts:
             raise ValueError("`texts` must not be empty. Received: texts=[]")
-        texts = pre_tokenize(texts, language)
-        counts = collections.Counter()
-        for start in range(0, len(texts), 8192):
-            batch = tf.constant(texts[start : start + 8192])
-            if lowercase:
-                batch = tf_text.case_fold_utf8(batch)
-            if kind == "wordpiece":
-                pieces = _split_words(batch)
-            else:
-                pieces = tf.strings.unicode_split(batch, "UTF-8")
-            counts.update(pieces.flat_values.numpy().tolist())
-        counts = {k.decode("utf-8"): v for k, v in counts.items()}
-        counts = {k: v for k, v in counts.items() if k not in RESERVED_TOKENS}
-        if kind == "wordpiece":
-            vocabulary = wordpiece_learner.learn(
-                counts,
-                vocab_size=vocabulary_size,
-                reserved_tokens=list(RESERVED_TOKENS),
-                max_unique_chars=max_unique_chars,
-                include_joiner_token=True,
-                joiner="##",
-            )
-        else:
-            ranked = sorted(counts, key=lambda c: (-counts[c], c))
-            vocabulary = list(RESERVED_TOKENS) + ranked
-        return cls(vocabulary[:vocabulary_size], language, kind, lowercase)
+        vocabulary = learn_vocabulary(
+            pre_tokenize(texts, language),
+            vocabulary_size,
+            kind,
+            lowercase,
+            max_unique_chars,
+        )
+        return cls(vocabulary, language, kind, lowercase)
 
     def pre_tokenize(self, texts):
         """Python-side step: MeCab segmentation for Japanese, else identity.
@@ -396,6 +417,7 @@ def build_tokenizers(
     target_vocabulary_size=8000,
     kind="wordpiece",
     lowercase=False,
+    shared=False,
 ):
     """Source and target tokenizers learned from training pairs only.
 
@@ -405,6 +427,10 @@ def build_tokenizers(
         source_vocabulary_size, target_vocabulary_size: int.
         kind: `"wordpiece"` or `"character"`.
         lowercase: bool.
+        shared: bool. Learn ONE vocabulary of `source_vocabulary_size` from
+            both sides together (each side pre-tokenized for its own
+            language), so that source and target ids mean the same pieces
+            and a model can share (tie) one embedding table.
 
     Returns:
         `(source_tokenizer, target_tokenizer)`.
@@ -419,6 +445,22 @@ def build_tokenizers(
         )
     sources = [s for s, _ in train_pairs]
     targets = [t for _, t in train_pairs]
+    if shared:
+        if not sources:
+            raise ValueError(
+                "`train_pairs` must not be empty. Received: train_pairs=[]"
+            )
+        vocabulary = learn_vocabulary(
+            pre_tokenize(sources, languages[0])
+            + pre_tokenize(targets, languages[1]),
+            source_vocabulary_size,
+            kind,
+            lowercase,
+        )
+        return (
+            TranslationTokenizer(vocabulary, languages[0], kind, lowercase),
+            TranslationTokenizer(vocabulary, languages[1], kind, lowercase),
+        )
     return (
         TranslationTokenizer.build(
             sources, languages[0], source_vocabulary_size, kind, lowercase

@@ -1,7 +1,6 @@
 """Translating with a trained RNN translator: greedy or beam search, and the
 attention (alignment) matrix of a translation."""
 
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -9,21 +8,13 @@ from zoo.data import END_ID
 from zoo.data import START_ID
 from zoo.decoding import beam_search
 from zoo.decoding import greedy_decode
+from zoo.translation import BaseTranslator
 
 
-class Translator:
+class Translator(BaseTranslator):
     """Wraps a model and its tokenizers with compiled batched decoding."""
 
-    def __init__(self, model, source_tokenizer, target_tokenizer, config):
-        self.model = model
-        self.source_tokenizer = source_tokenizer
-        self.target_tokenizer = target_tokenizer
-        self.config = config
-        self._compiled = {}
-
-    def _decode_fn(self, beam_size):
-        if beam_size in self._compiled:
-            return self._compiled[beam_size]
+    def _build_decode(self, beam_size):
         model, max_length = self.model, self.config.max_length
 
         @tf.function(reduce_retracing=True)
@@ -61,31 +52,7 @@ class Translator:
                 alpha=self.config.length_penalty,
             )
 
-        self._compiled[beam_size] = decode
         return decode
-
-    def source_ids(self, sentences):
-        ids = self.source_tokenizer.tokenize(list(sentences))
-        if isinstance(ids, tf.RaggedTensor):
-            ids = ids.to_tensor()  # (N, S), 0-padded
-        ids = ids[:, : self.config.max_length]
-        return tf.cast(ids, tf.int32)
-
-    def translate_ids(self, sentences, beam_size=1, batch_size=256):
-        """Token ids `(N, max_length)` and scores `(N,)` for sentences."""
-        decode = self._decode_fn(beam_size)
-        tokens, scores = [], []
-        for start in range(0, len(sentences), batch_size):
-            chunk = sentences[start : start + batch_size]
-            t, s = decode(self.source_ids(chunk))
-            tokens.append(t.numpy())
-            scores.append(s.numpy())
-        return np.concatenate(tokens), np.concatenate(scores)
-
-    def translate(self, sentences, beam_size=1, batch_size=256):
-        """Translations of a list of sentences."""
-        tokens, _ = self.translate_ids(sentences, beam_size, batch_size)
-        return [self.target_tokenizer.detokenize(row) for row in tokens]
 
     def alignment(self, sentence, beam_size=1):
         """`(translation, source_pieces, target_pieces, weights (T, S))`.

@@ -5,48 +5,14 @@ import pathlib
 import time
 
 import keras
-import sacrebleu
 
 from zoo import harness
-from zoo.rnn_translator import data
+from zoo import translation as data
 from zoo.rnn_translator.config import Config
 from zoo.rnn_translator.decode import Translator
 from zoo.rnn_translator.model import build
 from zoo.rnn_translator.model import compile_model
-
-
-def score(hypotheses, references, target_language):
-    """sacreBLEU BLEU (ja-mecab for Japanese) and chrF, and exact match."""
-    bleu_metric = sacrebleu.BLEU(
-        tokenize="ja-mecab" if target_language == "ja" else "13a"
-    )
-    chrf_metric = sacrebleu.CHRF()
-    bleu = bleu_metric.corpus_score(hypotheses, [references])
-    chrf = chrf_metric.corpus_score(hypotheses, [references])
-    exact = sum(h == r for h, r in zip(hypotheses, references))
-    return {
-        "bleu": round(bleu.score, 2),
-        "chrf": round(chrf.score, 2),
-        "exact_match": round(exact / max(1, len(references)), 4),
-        "bleu_signature": str(bleu_metric.get_signature()),
-        "chrf_signature": str(chrf_metric.get_signature()),
-    }
-
-
-def evaluate_translator(translator, pairs, config, beam_sizes=(1, None)):
-    """Scores on `pairs` for greedy (1) and the config's beam size."""
-    sources = [s for s, _ in pairs]
-    references = [t for _, t in pairs]
-    target_language = data.languages(config)[1]
-    results = {}
-    for beam in beam_sizes:
-        beam = beam or config.beam_size
-        start = time.perf_counter()
-        hypotheses = translator.translate(sources, beam_size=beam)
-        name = "greedy" if beam == 1 else f"beam{beam}"
-        results[name] = score(hypotheses, references, target_language)
-        results[name]["decode_seconds"] = round(time.perf_counter() - start, 1)
-    return results, hypotheses
+from zoo.translation import evaluate_translator
 
 
 def _plot_alignment(translator, sentence, path):

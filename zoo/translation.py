@@ -1,0 +1,211 @@
+"""What the zoo's translators share: splits, tokenizers (cached in the
+workdir), the tf.data streams the harness trains on, and scoring."""
+
+import math
+import pathlib
+import time
+
+import numpy as np
+import sacrebleu
+import tensorflow as tf
+
+from zoo.data import LANGUAGE_PAIRS
+from zoo.data import TranslationTokenizer
+from zoo.data import build_tokenizers
+from zoo.data import generate_dates
+from zoo.data import limit_splits
+from zoo.data import load_tatoeba
+from zoo.data import load_tsv_pairs
+from zoo.data import make_dataset
+from zoo.data import split_pairs
+
+# The dates task: a generated corpus this large, split like the others.
+DATES_CORPUS_SIZE = 20000
+DATES_EVAL_SIZE = 1000
+
+
+def _limit(value):
+    return value or None
+
+
+def languages(config):
+    """`(source, target)` language codes of the config's data."""
+    if config.data == "dates":
+        return "en", "en"
+    if config.data in LANGUAGE_PAIRS:
+        return tuple(config.data.split("-"))
+    return "xx", "xx"  # a user TSV: no language-specific segmentation
+
+
+def load_splits(config):
+    """Train/validation/test pairs for `config.data`."""
+    limits = {
+        "max_train_pairs": _limit(config.max_train_pairs),
+        "max_eval_pairs": _limit(config.max_eval_pairs),
+        "max_chars": _limit(config.max_chars),
+    }
+    if config.data == "dates":
+        pairs = generate_dates(DATES_CORPUS_SIZE, seed=0)
+        splits = split_pairs(pairs, DATES_EVAL_SIZE, DATES_EVAL_SIZE)
+        return limit_splits(splits, **limits)
+    if config.data in LANGUAGE_PAIRS:
+        return load_tatoeba(config.data, **limits)
+    path = pathlib.Path(config.data)
+    if not path.is_file():
+        raise ValueError(
+            "`data` must be a language pair "
+            f"({', '.join(sorted(LANGUAGE_PAIRS))}), 'dates', or the path "
+            f"of a TSV file. Received: data={config.data!r}"
+        )
+    return load_tsv_pairs(path, **limits)
+
+
+def get_tokenizers(config, train_pairs, workdir):
+    """Load the workdir's tokenizers, or learn them from the train split."""
+    directory = pathlib.Path(workdir) / "tokenizers"
+    source_dir, target_dir = directory / "source", directory / "target"
+    if (source_dir / "vocabulary.txt").exists():
+        return (
+            TranslationTokenizer.load(source_dir),
+            TranslationTokenizer.load(target_dir),
+        )
+    source, target = build_tokenizers(
+        train_pairs,
+        "-".join(languages(config)),
+        config.source_vocabulary_size,
+        config.target_vocabulary_size,
+        kind=config.tokenizer,
+        shared=getattr(config, "shared_vocabulary", False),
+    )
+    source.save(source_dir)
+    target.save(target_dir)
+    return source, target
+
+
+def training_stream(config, pairs, source, target, seed, buckets=None):
+    """A deterministic repeated stream of full batches, and steps/epoch.
+
+    With `buckets` (increasing target lengths) batches hold pairs of
+    similar length, which cuts padding; an "epoch" is then
+    `len(pairs) // batch_size` batches of the endless stream.
+    """
+    steps = max(1, math.floor(len(pairs) / config.batch_size))
+    stream = make_dataset(
+        pairs,
+        source,
+        target,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        shuffle=True,
+        seed=seed,
+        bucket_boundaries=buckets,
+        drop_remainder=True,
+        repeat=True,
+    )
+    return stream, steps
+
+
+def evaluation_dataset(config, pairs, source, target):
+    return make_dataset(
+        pairs,
+        source,
+        target,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+    )
+
+
+def score(hypotheses, references, target_language):
+    """sacreBLEU BLEU (ja-mecab for Japanese) and chrF, and exact match."""
+    bleu_metric = sacrebleu.BLEU(
+        tokenize="ja-mecab" if target_language == "ja" else "13a"
+    )
+    chrf_metric = sacrebleu.CHRF()
+    bleu = bleu_metric.corpus_score(hypotheses, [references])
+    chrf = chrf_metric.corpus_score(hypotheses, [references])
+    exact = sum(h == r for h, r in zip(hypotheses, references))
+    return {
+        "bleu": round(bleu.score, 2),
+        "chrf": round(chrf.score, 2),
+        "exact_match": round(exact / max(1, len(references)), 4),
+        "bleu_signature": str(bleu_metric.get_signature()),
+        "chrf_signature": str(chrf_metric.get_signature()),
+    }
+
+
+def evaluate_translator(translator, pairs, config, beam_sizes=(1, None)):
+    """Scores on `pairs` for greedy (1) and the config's beam size.
+
+    `translator.translate(sentences, beam_size=k)` gives the translations.
+    Returns `(scores by decoder name, hypotheses of the last decoder)`.
+    """
+    sources = [s for s, _ in pairs]
+    references = [t for _, t in pairs]
+    target_language = languages(config)[1]
+    results = {}
+    for beam in beam_sizes:
+        beam = beam or config.beam_size
+        start = time.perf_counter()
+        hypotheses = translator.translate(sources, beam_size=beam)
+        name = "greedy" if beam == 1 else f"beam{beam}"
+        results[name] = score(hypotheses, references, target_language)
+        results[name]["decode_seconds"] = round(time.perf_counter() - start, 1)
+    return results, hypotheses
+
+
+class BaseTranslator:
+    """Strings in, strings out around a model's compiled batched decoding.
+
+    Subclasses implement `_build_decode(beam_size)`: a function from
+    `(B, S)` int32 source ids to `(tokens (B, L), scores (B,))`, built once
+    per beam size (1 = greedy) and cached.
+    """
+
+    def __init__(self, model, source_tokenizer, target_tokenizer, config):
+        self.model = model
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.config = config
+        self._compiled = {}
+
+    def _build_decode(self, beam_size):
+        raise NotImplementedError
+
+    def _decode_fn(self, beam_size):
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int):
+            raise ValueError(
+                "`beam_size` must be a positive integer. Received: "
+                f"beam_size={beam_size!r}"
+            )
+        if beam_size < 1:
+            raise ValueError(
+                "`beam_size` must be a positive integer. Received: "
+                f"beam_size={beam_size!r}"
+            )
+        if beam_size not in self._compiled:
+            self._compiled[beam_size] = self._build_decode(beam_size)
+        return self._compiled[beam_size]
+
+    def source_ids(self, sentences):
+        """`(N, S)` int32 ids, 0-padded, truncated to `max_length`."""
+        ids = self.source_tokenizer.tokenize(list(sentences))
+        if isinstance(ids, tf.RaggedTensor):
+            ids = ids.to_tensor()  # (N, S), 0-padded
+        ids = ids[:, : self.config.max_length]
+        return tf.cast(ids, tf.int32)
+
+    def translate_ids(self, sentences, beam_size=1, batch_size=256):
+        """Token ids `(N, max_length)` and scores `(N,)` for sentences."""
+        decode = self._decode_fn(beam_size)
+        tokens, scores = [], []
+        for start in range(0, len(sentences), batch_size):
+            chunk = sentences[start : start + batch_size]
+            t, s = decode(self.source_ids(chunk))
+            tokens.append(t.numpy())
+            scores.append(s.numpy())
+        return np.concatenate(tokens), np.concatenate(scores)
+
+    def translate(self, sentences, beam_size=1, batch_size=256):
+        """Translations of a list of sentences."""
+        tokens, _ = self.translate_ids(sentences, beam_size, batch_size)
+        return [self.target_tokenizer.detokenize(row) for row in tokens]
