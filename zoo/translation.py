@@ -1,9 +1,11 @@
 """What the zoo's translators share: splits, tokenizers (cached in the
 workdir), the tf.data streams the harness trains on, and scoring."""
 
+import json
 import math
 import pathlib
 import time
+from typing import NamedTuple
 
 import numpy as np
 import sacrebleu
@@ -209,3 +211,38 @@ class BaseTranslator:
         """Translations of a list of sentences."""
         tokens, _ = self.translate_ids(sentences, beam_size, batch_size)
         return [self.target_tokenizer.detokenize(row) for row in tokens]
+
+
+class Prepared(NamedTuple):
+    """Everything a translator's `train` needs before building the model."""
+
+    splits: object
+    source_tokenizer: TranslationTokenizer
+    target_tokenizer: TranslationTokenizer
+    stream: object
+    steps_per_epoch: int
+    validation: object
+
+
+def prepare(config, workdir, seed, buckets=None):
+    """Splits, tokenizers (learned once, then reloaded from the workdir),
+    the repeated training stream and the validation dataset."""
+    splits = load_splits(config)
+    source, target = get_tokenizers(config, splits.train, workdir)
+    stream, steps = training_stream(
+        config, splits.train, source, target, seed, buckets
+    )
+    validation = evaluation_dataset(config, splits.validation, source, target)
+    return Prepared(splits, source, target, stream, steps, validation)
+
+
+def rescore(translator, config, workdir):
+    """Score `translator` on the test split; update `metrics.json`."""
+    from zoo.harness import save_json
+
+    test, _ = evaluate_translator(translator, load_splits(config).test, config)
+    path = pathlib.Path(workdir) / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics["test"] = test
+    save_json(path, metrics)
+    return test

@@ -1,6 +1,5 @@
 """`train(config, workdir, options)`, `evaluate(workdir)`, `translate(...)`."""
 
-import json
 import pathlib
 import time
 
@@ -29,14 +28,9 @@ def train(config, workdir, options):
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
     start = time.perf_counter()
-    splits = data.load_splits(config)
-    source_tok, target_tok = data.get_tokenizers(config, splits.train, workdir)
-    stream, steps = data.training_stream(
-        config, splits.train, source_tok, target_tok, options.seed
-    )
-    validation = data.evaluation_dataset(
-        config, splits.validation, source_tok, target_tok
-    )
+    run = data.prepare(config, workdir, options.seed)
+    splits, source_tok, target_tok = run[:3]
+    stream, steps, validation = run[3:]
     prepare_seconds = time.perf_counter() - start
     with strategy.scope():
         model = build(
@@ -100,15 +94,7 @@ def load(workdir):
 def evaluate(workdir):
     """Re-score the saved model on the test split; updates metrics.json."""
     translator, config = load(workdir)
-    splits = data.load_splits(config)
-    test, _ = evaluate_translator(translator, splits.test, config)
-    path = pathlib.Path(workdir) / "metrics.json"
-    metrics = {}
-    if path.exists():
-        metrics = json.loads(path.read_text())
-    metrics["test"] = test
-    harness.save_json(path, metrics)
-    return test
+    return data.rescore(translator, config, workdir)
 
 
 def translate(workdir, sentences, beam_size=None):

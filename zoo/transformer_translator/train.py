@@ -1,7 +1,6 @@
 """`train(config, workdir, options)`, `evaluate(workdir)`, `translate(...)`
 and `export(workdir)` for the Transformer translator."""
 
-import json
 import pathlib
 import time
 
@@ -54,19 +53,14 @@ def train(config, workdir, options):
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
     start = time.perf_counter()
-    splits = data.load_splits(config)
-    source_tok, target_tok = data.get_tokenizers(config, splits.train, workdir)
-    stream, steps = data.training_stream(
+    run = data.prepare(
         config,
-        splits.train,
-        source_tok,
-        target_tok,
+        workdir,
         options.seed,
         buckets=list(config.bucket_boundaries) or None,
     )
-    validation = data.evaluation_dataset(
-        config, splits.validation, source_tok, target_tok
-    )
+    splits, source_tok, target_tok = run[:3]
+    stream, steps, validation = run[3:]
     prepare_seconds = time.perf_counter() - start
     with strategy.scope():
         model = build(
@@ -164,13 +158,7 @@ def load(workdir, jit_compile=False, uncached=False):
 def evaluate(workdir):
     """Re-score the saved model on the test split; updates metrics.json."""
     translator, config = load(workdir)
-    splits = data.load_splits(config)
-    test, _ = evaluate_translator(translator, splits.test, config)
-    path = pathlib.Path(workdir) / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.exists() else {}
-    metrics["test"] = test
-    harness.save_json(path, metrics)
-    return test
+    return data.rescore(translator, config, workdir)
 
 
 def translate(workdir, sentences, beam_size=None):
