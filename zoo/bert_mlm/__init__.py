@@ -1,0 +1,11 @@
+"""BERT masked-LM pretraining (`python -m zoo train bert-mlm`).
+
+See docs/zoo_bert.md; the models and data live in `zoo.bert`."""
+
+from zoo.bert_mlm.config import PRESETS
+from zoo.bert_mlm.config import Config
+from zoo.bert_mlm.train import config_from_workdir
+from zoo.bert_mlm.train import evaluate
+from zoo.bert_mlm.train import train
+
+__all__ = ["PRESETS", "Config", "config_from_workdir", "evaluate", "train"]
