@@ -79,10 +79,11 @@ def train(config, workdir, options):
     translator = Translator(model, source_tok, target_tok, config)
     averaging = None
     if config.average_last > 1:
-        # Decide on the validation split, report both on test.
+        # Decide on the validation split. The test split is decoded once
+        # for the kept weights (below) and, only if averaging wins, once
+        # more for the last checkpoint so both can be reported.
         final_weights = model.get_weights()
         final_bleu = _validation_bleu(translator, splits.validation, config)
-        final_test, _ = evaluate_translator(translator, splits.test, config)
         paths = [
             workdir / "checkpoints" / f"epoch_{epoch:03d}.weights.h5"
             for epoch in range(
@@ -96,15 +97,19 @@ def train(config, workdir, options):
             "validation_greedy_bleu_final": final_bleu,
             "validation_greedy_bleu_averaged": averaged_bleu,
             "used": averaged_bleu > final_bleu,
-            "test_final": final_test,
         }
-        if not averaging["used"]:
+        if averaging["used"]:
+            averaged_weights = model.get_weights()
+            model.set_weights(final_weights)
+            averaging["test_final"], _ = evaluate_translator(
+                translator, splits.test, config
+            )
+            model.set_weights(averaged_weights)
+        else:
             model.set_weights(final_weights)
     model.save(workdir / "model.keras")
     harness.save_json(workdir / "history.json", history)
     test, hypotheses = evaluate_translator(translator, splits.test, config)
-    if averaging is not None and averaging["used"]:
-        averaging["test_averaged"] = test
     metrics = {
         "model": "transformer",
         "data": config.data,
