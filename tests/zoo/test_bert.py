@@ -383,3 +383,47 @@ def test_tiny_pretrain_then_fine_tune_through_the_cli(pretrained, tmp_path):
     assert cli_main(["evaluate", str(workdir)]) == 0
     again = json.loads((workdir / "metrics.json").read_text())
     assert again["test_accuracy"] == result["test_accuracy"]
+
+
+def test_ablation_gain_interval_and_verdict():
+    from zoo.bert_classifier.ablation import markdown
+    from zoo.bert_classifier.ablation import paired_gain
+    from zoo.bert_classifier.ablation import summarize
+
+    # Gains 1, 2, 3: mean 2, std 1; t(0.975, 2 dof) = 4.3027.
+    gain = paired_gain([1.0, 2.0, 3.0])
+    half = 4.302653 / 3**0.5
+    assert gain["mean"] == 2.0 and gain["std"] == 1.0
+    np.testing.assert_allclose(
+        gain["interval"], [2 - half, 2 + half], atol=1e-4
+    )
+    assert not gain["beyond_noise"]  # the interval reaches below 0
+    # t = 2 / (1 / sqrt 3) = 3.464 with 2 dof: two-sided p = 0.0742.
+    np.testing.assert_allclose(gain["p_value"], 0.0742, atol=5e-4)
+    assert paired_gain([1.0, 1.2, 0.9, 1.1])["beyond_noise"]
+    assert not paired_gain([1.0])["beyond_noise"]  # one seed: no interval
+
+    def run(arm, seed, accuracy):
+        return {
+            "arm": arm,
+            "seed": seed,
+            "learning_rate": 1e-3,
+            "test_accuracy": accuracy,
+            "validation_accuracy": accuracy,
+            "best_epoch": 1,
+            "train_seconds": 1.0,
+            "trainable_parameters": 10,
+        }
+
+    # Seeds are paired by number, not by order.
+    runs = [run("scratch", s, a) for s, a in [(0, 0.70), (1, 0.72), (2, 0.71)]]
+    runs += [
+        run("pretrained", s, a) for s, a in [(2, 0.74), (0, 0.73), (1, 0.75)]
+    ]
+    summary = summarize(runs)
+    gain = summary["pretrained_minus_scratch"]
+    np.testing.assert_allclose(gain["per_seed"], [0.03, 0.03, 0.03])
+    assert gain["beyond_noise"] and gain["worst_pretrained_beats_best_scratch"]
+    json.dumps(summary)  # ablation.json: plain Python types only
+    text = markdown({"summary": summary})
+    assert "beyond the noise (interval above 0): yes" in text

@@ -10,11 +10,14 @@ data, epochs, batch size, optimizer and validation-based epoch choice):
                 and architecture, none of its weights)
     pretrained  encoder initialised from the masked-LM checkpoint
     probe       the pretrained encoder frozen; only the output layer on
-                the pooled [CLS] features learns (a linear probe)
+                its sentence features (the config's `pooling`) learns
+                (a linear probe)
 
-and writes `<out>/ablation.json` (every run's metrics and a summary) and
-`<out>/ablation.md` (the table). A run whose work directory already holds
-metrics for the same config and seed is reused, not retrained.
+and writes `<out>/ablation.json` (every run's metrics and a summary,
+with the paired (b) - (a) gain, its 95% t-interval over the seeds and a
+paired t-test) and `<out>/ablation.md` (the table). A run whose work
+directory already holds metrics for the same config and seed is reused,
+not retrained.
 """
 
 import argparse
@@ -141,15 +144,48 @@ def summarize(runs):
             )
         )
         gains = [b[s] - a[s] for s in sorted(set(a) & set(b))]
-        mean, std = _mean_std(gains)
         summary["pretrained_minus_scratch"] = {
-            "per_seed": [round(g, 4) for g in gains],
-            "mean": round(mean, 4),
-            "std": round(std, 4),
+            **paired_gain(gains),
             "worst_pretrained_beats_best_scratch": min(b.values())
             > max(a.values()),
         }
     return summary
+
+
+def paired_gain(gains, confidence=0.95):
+    """Mean, std, t-interval and paired t-test p-value of per-seed gains.
+
+    The gain is "beyond the noise" when the whole interval is above 0.
+    With fewer than two seeds there is no interval (None).
+    """
+    from scipy import stats
+
+    mean, std = _mean_std(gains)
+    result = {
+        "per_seed": [round(g, 4) for g in gains],
+        "mean": round(mean, 4),
+        "std": round(std, 4),
+        "confidence": confidence,
+        "interval": None,
+        "p_value": None,
+        "beyond_noise": False,
+    }
+    if len(gains) < 2:
+        return result
+    if std == 0.0:
+        low = high = mean
+        p_value = 0.0 if mean else 1.0
+    else:
+        half = stats.t.ppf((1 + confidence) / 2, len(gains) - 1)
+        half *= std / len(gains) ** 0.5
+        low, high = float(mean - half), float(mean + half)
+        p_value = float(stats.ttest_1samp(gains, 0.0).pvalue)
+    result.update(
+        interval=[round(low, 4), round(high, 4)],
+        p_value=round(p_value, 5),
+        beyond_noise=bool(low > 0),
+    )
+    return result
 
 
 def markdown(results):
@@ -187,6 +223,15 @@ def markdown(results):
             f"{gain['std']:.4f} (per seed: {per_seed}); worst (b) above best "
             f"(a): {above}.",
         ]
+        if gain["interval"]:
+            low, high = gain["interval"]
+            verdict = "yes" if gain["beyond_noise"] else "no"
+            lines.append(
+                f"{gain['confidence']:.0%} t-interval of the gain: "
+                f"[{low:+.4f}, {high:+.4f}], paired t-test p = "
+                f"{gain['p_value']:.2g}; beyond the noise (interval above "
+                f"0): {verdict}."
+            )
     return "\n".join(lines) + "\n"
 
 
