@@ -5,6 +5,7 @@ logits `(..., T, S)` (T query length, S key length). Masks are combined with
 `logical_and` and broadcast, never tiled by a dynamic batch size.
 """
 
+import keras
 from keras import ops
 
 
@@ -93,7 +94,7 @@ def check_mask(mask, name="mask"):
         return None
     if not hasattr(mask, "dtype"):
         mask = ops.convert_to_tensor(mask)
-    if mask.dtype != "bool":
+    if keras.backend.standardize_dtype(mask.dtype) != "bool":
         raise ValueError(
             f"`{name}` must be a boolean tensor where True means 'may "
             f"attend'. Received: {name}.dtype={mask.dtype}. (A 0/1 float "
