@@ -4,6 +4,14 @@ from keras_attn import ops
 from keras_attn import visualize
 from keras_attn.layers import *  # noqa: F403
 from keras_attn.layers import __all__ as _layers_all
+from keras_attn.layers.kv_cache import CrossAttentionCache
+from keras_attn.layers.kv_cache import SelfAttentionCache
 
 __version__ = "0.1.0"
-__all__ = ["ops", "visualize", *_layers_all]
+__all__ = [
+    "ops",
+    "visualize",
+    "CrossAttentionCache",
+    "SelfAttentionCache",
+    *_layers_all,
+]

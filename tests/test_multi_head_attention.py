@@ -53,8 +53,8 @@ def test_matches_keras_multi_head_attention_causal_self():
 def test_key_dim_defaults_to_model_dim_over_heads():
     mha = MultiHeadAttention(num_heads=8)
     mha(np.zeros((1, 2, 512), "float32"))
-    assert tuple(mha.query_kernel.shape) == (512, 8, 64)
-    assert tuple(mha.output_kernel.shape) == (8, 64, 512)
+    assert tuple(mha.query_dense.kernel.shape) == (512, 8, 64)
+    assert tuple(mha.output_dense.kernel.shape) == (8, 64, 512)
 
 
 def test_weights_sum_to_one_and_are_zero_at_masked_keys():
@@ -171,15 +171,15 @@ def test_bad_call_arguments():
         MultiHeadAttention(2)(X[0])
     mha = MultiHeadAttention(2)
     mha(X)
-    with pytest.raises(ValueError, match="cache_index"):
+    with pytest.raises(ValueError, match="omit `value`"):
         mha(X, MEM, cache=mha.init_cache(B, 4), cache_index=0)
-    with pytest.raises(ValueError, match="attention_mask|mask"):
-        mha(X, attention_mask=np.ones((B, T, T), "float32"))
+    with pytest.raises(ValueError, match=r"attention_mask.shape=\(2, 3, 5\)"):
+        mha(X, attention_mask=np.ones((B, T, S), "float32"))
     with pytest.raises(ValueError, match="max_length=0"):
         mha.init_cache(B, 0)
 
 
-def test_symbolic_calls_with_scores_and_cache_give_every_output():
+def test_symbolic_call_with_scores_gives_every_output():
     q = keras.Input((T, D))
     v = keras.Input((S, 6))
     out, scores = MultiHeadAttention(N)(q, v, return_attention_scores=True)
@@ -188,3 +188,182 @@ def test_symbolic_calls_with_scores_and_cache_give_every_output():
     model = keras.Model([q, v], [out, scores])
     a, w = model([X, MEM])
     assert tuple(w.shape) == (B, N, T, S)
+
+
+def test_cached_call_returns_the_full_pass_scores_and_cache():
+    mha = MultiHeadAttention(N, key_dim=3)
+    x = rng.normal(size=(B, S, D)).astype("float32")
+    full, full_w = mha(x, use_causal_mask=True, return_attention_scores=True)
+    cache = mha.init_cache(B, S)
+    a, a_w, cache = mha(
+        x[:, :2],
+        cache=cache,
+        cache_index=0,
+        use_causal_mask=True,
+        return_attention_scores=True,
+    )
+    b, b_w, cache = mha(
+        x[:, 2:],
+        cache=cache,
+        cache_index=2,
+        use_causal_mask=True,
+        return_attention_scores=True,
+    )
+    np.testing.assert_allclose(_np(a_w), _np(full_w)[:, :, :2], atol=1e-6)
+    np.testing.assert_allclose(_np(b_w), _np(full_w)[:, :, 2:], atol=1e-6)
+    keys, _ = mha.compute_key_value(x)  # every position, projected at once
+    np.testing.assert_allclose(_np(cache.key), _np(keys), atol=1e-5)
+
+
+def test_cached_call_without_causal_mask_sees_only_written_positions():
+    # Prefill 2 tokens into a max_length=5 cache, no causal mask: the 3
+    # unwritten slots must stay invisible, as in the uncached call.
+    mha = MultiHeadAttention(N)
+    x = rng.normal(size=(B, 2, D)).astype("float32")
+    expected, expected_w = mha(x, return_attention_scores=True)
+    out, w, _ = mha(
+        x,
+        cache=mha.init_cache(B, 5),
+        cache_index=0,
+        return_attention_scores=True,
+    )
+    np.testing.assert_allclose(_np(out), _np(expected), atol=1e-5)
+    np.testing.assert_allclose(_np(w)[..., :2], _np(expected_w), atol=1e-6)
+    assert np.all(_np(w)[..., 2:] == 0.0)
+
+
+# --- misuse is loud -----------------------------------------------------
+
+
+def _built(**kwargs):
+    mha = MultiHeadAttention(N, **kwargs)
+    mha(X)
+    return mha
+
+
+@pytest.mark.parametrize(
+    "index, length, received",
+    [
+        (4, 1, "cache_index=4"),  # == max_length
+        (-1, 1, "cache_index=-1"),
+        (3, 3, "cache_index=3"),  # a 3-token prefill at 3 of 4
+        (np.int32(7), 1, "cache_index=7"),
+    ],
+)
+def test_cache_index_out_of_range_raises_instead_of_clamping(
+    index, length, received
+):
+    mha = _built()
+    cache = mha.init_cache(B, 4)
+    with pytest.raises(ValueError, match=received):
+        mha(X[:, :length], cache=cache, cache_index=index)
+
+
+@pytest.mark.parametrize("index", [1.7, True, np.array([1, 2])])
+def test_cache_index_must_be_an_integer_scalar(index):
+    mha = _built()
+    with pytest.raises(ValueError, match="cache_index"):
+        mha(X[:, :1], cache=mha.init_cache(B, 4), cache_index=index)
+
+
+def test_traced_cache_index_out_of_range_fails_at_run_time():
+    """Inside a compiled function there is no value to check in Python."""
+    mha = _built()
+    cache = mha.init_cache(B, 4)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        step = tf.function(lambda i: mha(X[:, :1], cache=cache, cache_index=i))
+        out, _ = step(tf.constant(2))  # in range: fine
+        assert np.all(np.isfinite(_np(out)))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="cache_index"):
+            step(tf.constant(4))
+        xla = tf.function(
+            lambda i: mha(X[:, :1], cache=cache, cache_index=i),
+            jit_compile=True,
+        )
+        out, new_cache = xla(tf.constant(4))  # XLA: no assertion, poison
+    elif backend == "jax":
+        import jax
+
+        step = jax.jit(lambda i: mha(X[:, :1], cache=cache, cache_index=i))
+        assert np.all(np.isfinite(_np(step(2)[0])))
+        out, new_cache = step(4)
+    else:
+        pytest.skip("PyTorch runs eagerly: the index is checked in Python")
+    assert np.all(np.isnan(_np(out)))
+    assert all(np.all(np.isnan(_np(t))) for t in new_cache)
+
+
+def test_cache_for_another_batch_size_raises():
+    mha = _built()
+    with pytest.raises(ValueError, match=r"cache.key.shape=\(2,"):
+        mha(X[:1, :1], cache=mha.init_cache(B, 4), cache_index=0)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_init_cache_rejects_a_bad_batch_size(batch_size):
+    with pytest.raises(ValueError, match=f"batch_size={batch_size!r}"):
+        _built().init_cache(batch_size, 4)
+
+
+def test_self_attention_cache_without_cache_index_raises():
+    mha = _built()
+    with pytest.raises(ValueError, match="cache_index"):
+        mha(X[:, :1], cache=mha.init_cache(B, 4))
+
+
+def test_cross_attention_cache_with_cache_index_raises():
+    mha = MultiHeadAttention(N)
+    mha(X, MEM)
+    with pytest.raises(ValueError, match="CrossAttentionCache|cache_index"):
+        mha(X, cache=mha.compute_key_value(MEM), cache_index=0)
+
+
+def test_a_plain_tuple_cache_raises():
+    mha = _built()
+    keys, values = mha.init_cache(B, 4)
+    with pytest.raises(ValueError, match="init_cache"):
+        mha(X[:, :1], cache=(keys, values), cache_index=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, received",
+    [
+        ({"query_mask": np.ones((B, S), bool)}, r"query_mask.shape=\(2, 5\)"),
+        ({"value_mask": np.ones((B, T), bool)}, r"value_mask.shape=\(2, 3\)"),
+        ({"key_mask": np.ones((B, 4), bool)}, r"key_mask.shape=\(2, 4\)"),
+        (
+            {"attention_mask": np.ones((B, T, T), bool)},
+            r"attention_mask.shape=\(2, 3, 3\)",
+        ),
+    ],
+)
+def test_mask_errors_name_the_argument_passed(kwargs, received):
+    mha = MultiHeadAttention(N)
+    with pytest.raises(ValueError, match=received):
+        mha(X, np.zeros((B, S, D), "float32"), **kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_a_padded_value_row_never_reaches_an_output(bad):
+    mha = MultiHeadAttention(N)
+    clean = _np(mha(X, MEM, value_mask=VALUE_MASK))
+    mem = MEM.copy()
+    mem[0, 3:] = bad  # padded positions of row 0
+    got = _np(mha(X, mem, value_mask=VALUE_MASK))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, clean, atol=1e-6)
+
+
+def test_float16_overflow_at_padded_positions_never_reaches_an_output():
+    # No NaN in the input: a huge padded row overflows the float16 value
+    # projection to inf, which weight 0 would turn into NaN.
+    mha = MultiHeadAttention(N, dtype="mixed_float16")
+    clean = _np(mha(X, MEM, value_mask=VALUE_MASK))
+    mem = MEM.copy()
+    mem[0, 3:] = 6e4
+    got = _np(mha(X, mem, value_mask=VALUE_MASK))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, clean, atol=1e-2)

@@ -1,87 +1,112 @@
+import math
+
 import keras
 from keras import ops
 
+from keras_attn.layers import kv_cache
+from keras_attn.layers._mha_utils import check_layer_mask
+from keras_attn.layers._mha_utils import projection_equation
+from keras_attn.layers._mha_utils import resolve_attention_axes
+from keras_attn.layers._mha_utils import sublayer_kwargs
 from keras_attn.layers._utils import FlagDependentOutputs
-from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops import causal_mask
 from keras_attn.ops import merge_masks
 from keras_attn.ops import scaled_dot_product_attention
-
-
-def _split_heads(x, num_heads):
-    """(B, L, N*H) -> (B, N, L, H)."""
-    x = ops.reshape(x, (ops.shape(x)[0], ops.shape(x)[1], num_heads, -1))
-    return ops.transpose(x, (0, 2, 1, 3))  # (B, N, L, H)
-
-
-def _as_4d_mask(mask):
-    """A `(B, T, S)` attention mask gets a head axis: `(B, 1, T, S)`."""
-    if mask is not None and len(mask.shape) == 3:
-        return ops.expand_dims(mask, 1)
-    return mask
+from keras_attn.ops import sliding_window_mask
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
 class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
-    """Multi-head attention with fused projections and a KV cache.
+    """Multi-head attention: a drop-in for `keras.layers.MultiHeadAttention`
+    with a KV cache, fused self-attention projections and loud errors.
 
     `MultiHead(Q, K, V) = concat(head_1..head_N) W_o` with
-    `head_i = softmax(Q W_q,i (K W_k,i)ᵀ / sqrt(H)) V W_v,i`, every head
-    computed by `keras_attn.ops.scaled_dot_product_attention`. When `value`
-    is omitted it is self-attention and the three input projections run
-    as one fused matmul. The weights have the same shapes and order as
-    `keras.layers.MultiHeadAttention` (query, key, value, output kernels and
-    biases), so weights can be copied between the two.
+    `head_i = softmax(Q W_q,i (K W_k,i)ᵀ / sqrt(H)) V W_v,i`; every head is
+    computed by `keras_attn.ops.scaled_dot_product_attention`. Every
+    argument of the Keras layer is accepted with its default and meaning,
+    and the sub-layers (`EinsumDense` named `query`, `key`, `value`,
+    `attention_output`, and `gate`) have the Keras layer's names and
+    layouts, so weight files load both ways, and `enable_lora`,
+    `Model.quantize` and a `DTypePolicyMap` reach the projections. In
+    self-attention (`value` omitted or `value is query`) on a
+    `(B, T, D)` input the three input projections run as one matmul, unless
+    a projection is quantized or has an activity regularizer.
 
-    Masking: `attention_mask` is boolean `(B, T, S)` or `(B, N, T, S)`, True
-    = may attend. Keras masks on `query`, `value`, `key` are consumed via the
-    auto-filled `query_mask` / `value_mask` / `key_mask` (`(B, T)`/`(B, S)`);
-    a masked query row attends nothing and its attention output is zero.
-    `use_causal_mask=True` adds the look-ahead mask, aligned so that query
-    `i` sits at absolute position `cache_index + i` when decoding with a
-    cache.
+    Masking (the layer follows Keras; `keras_attn.ops` takes only booleans):
+    `attention_mask` is `(B, T, S)` (also `(T, S)` or `(B, N, T, S)`);
+    boolean, or 0/1 integers or floats where nonzero means "may attend".
+    The Keras masks of `query` / `value` / `key` arrive as `query_mask` /
+    `value_mask` / `key_mask` (`(B, T)` / `(B, S)`), which may also be
+    passed by hand. A query that may attend nothing outputs the output
+    bias alone (its attention is zero), never NaN; value rows that no query
+    may attend are zeroed, so a NaN or overflow there never reaches an
+    output. `use_causal_mask=True` without a cache lets query `i` attend
+    keys `j <= i` (top-left aligned, as Keras, also when T != S); with a
+    cache it is aligned to absolute positions, query `i` sitting at
+    `cache_index + i`. `sliding_window=w` allows `|i - j| < w` (symmetric,
+    as Keras; with the causal mask, the `w - 1` previous keys).
 
-    KV cache (incremental decoding):
+    KV cache (incremental decoding, `(B, T, D)` inputs):
         * Self-attention: `cache = layer.init_cache(batch_size, max_length)`
-          is a pair `(keys, values)` of zeros `(B, N, max_length, H)`.
+          is a `SelfAttentionCache` of zeros `(B, N, max_length, H)`.
           `layer(x, cache=cache, cache_index=i, use_causal_mask=True)`
           projects the `T` new tokens `x`, writes their keys/values at
           positions `[i, i + T)`, attends over positions `< i + T` and
           returns `(output, new_cache)`. Fixed shapes, so it compiles once
-          under `tf.function` / XLA / `jax.jit`.
+          under `tf.function` / XLA / `jax.jit`. A `cache_index` outside
+          `[0, max_length - T]` raises (see `keras_attn.layers.kv_cache`
+          for traced indices: an assertion on TensorFlow, NaN outputs and
+          cache under XLA and `jax.jit`); it is never clamped.
         * Cross-attention: `cache = layer.compute_key_value(encoder_out)`
-          projects the memory once; then
-          `layer(x, cache=cache, value_mask=enc_mask)` (no `cache_index`)
-          reuses it every step and returns `(output, cache)` unchanged.
+          is a `CrossAttentionCache`; `layer(x, cache=cache,
+          value_mask=enc_mask)` (no `value`, no `cache_index`) reuses it
+          every step and returns `(output, cache)`.
 
     Args:
         num_heads: N.
         key_dim: H, depth of each query/key head. Defaults to
-            `query_dim // num_heads` (the paper's 512 -> 8 x 64).
+            `query_dim // num_heads` (the paper's 512 -> 8 x 64); Keras
+            requires it.
         value_dim: depth of each value head. Defaults to `key_dim`.
         dropout: dropout rate on the attention weights.
         use_bias: whether the projections have biases.
-        output_dim: size of the output; defaults to the query's last dim.
-        kernel_initializer, bias_initializer: initializers (cloned per
-            weight).
+        output_shape: int or tuple, the output's trailing shape; defaults
+            to the query's last dim. `output_dim` is an alias for an int.
+        attention_axes: axes of a `(B, d1, ..., dk, D)` input attended over
+            (e.g. `(1, 2)` for the pixels of `(B, H, W, C)` images);
+            default: all of `d1..dk`.
+        sliding_window: None or positive int, the band `|i - j| < w`.
+        flash_attention: as Keras: True routes through
+            `keras.ops.dot_product_attention(flash_attention=True)` (which
+            raises where the backend/hardware has no flash kernel, and
+            cannot return scores or use dropout); None/False use the
+            keras_attn core.
+        kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint: for every projection sub-layer.
+        use_gate: gate the heads by `sigmoid(query W_g)` before the output
+            projection (Qiu et al. 2025), as Keras.
         seed: seed for the dropout.
+        output_dim: alias of an int `output_shape` (kept from earlier
+            releases).
 
     Call arguments (B batch, T query length, S key length, D model dim):
-        query: `(B, T, D)`.
+        query: `(B, T, D)`, or `(B, d1, ..., dk, D)` with `attention_axes`.
         value: `(B, S, Dv)`; omit for self-attention.
         key: `(B, S, Dk)`; defaults to `value`.
-        query_mask, value_mask, key_mask: boolean `(B, T)`, `(B, S)`.
-        attention_mask: boolean `(B, T, S)` or `(B, N, T, S)`.
+        query_mask, value_mask, key_mask: `(B, T)`, `(B, S)`.
+        attention_mask: `(B, T, S)`, see Masking.
         use_causal_mask: apply the look-ahead mask.
-        return_attention_scores: also return weights `(B, N, T, S)`.
+        return_attention_scores: also return weights `(B, N, T, S)` (for
+            n-D inputs, Keras' layout `(B, others, N, Tq..., Sk...)`).
         training: dropout is applied only in training.
-        cache: a `(keys, values)` pair, see above.
-        cache_index: int scalar; write position for a self-attention cache.
+        cache: a `SelfAttentionCache` or `CrossAttentionCache`, see above.
+        cache_index: int scalar; write position in a `SelfAttentionCache`.
 
     Returns:
-        `(B, T, output_dim)`; then the weights if requested; then the
+        `(B, T, *output_shape)`; then the weights if requested; then the
         cache if one was passed.
 
     Example:
@@ -101,10 +126,20 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         value_dim=None,
         dropout=0.0,
         use_bias=True,
-        output_dim=None,
+        output_shape=None,
+        attention_axes=None,
+        sliding_window=None,
+        flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        use_gate=False,
         seed=None,
+        output_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -118,121 +153,267 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         self.output_dim = check_positive_int(
             "output_dim", output_dim, allow_none=True
         )
+        if output_shape is not None and output_dim is not None:
+            raise ValueError(
+                "Pass `output_shape` or its alias `output_dim`, not both. "
+                f"Received: output_shape={output_shape!r}, "
+                f"output_dim={output_dim!r}"
+            )
+        self._output_shape = _check_output_shape(output_shape)
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        if attention_axes is not None and (
+            not isinstance(attention_axes, (list, tuple))
+            or not attention_axes
+            or not all(
+                isinstance(a, int) and not isinstance(a, bool)
+                for a in attention_axes
+            )
+        ):
+            raise ValueError(
+                "`attention_axes` must be an int or a non-empty tuple of "
+                f"ints. Received: attention_axes={attention_axes!r}"
+            )
+        self.attention_axes = (
+            None if attention_axes is None else tuple(attention_axes)
+        )
+        self.sliding_window = check_positive_int(
+            "sliding_window", sliding_window, allow_none=True
+        )
+        if flash_attention not in (None, True, False):
+            raise ValueError(
+                "`flash_attention` must be None, True or False. Received: "
+                f"flash_attention={flash_attention!r}"
+            )
+        self.flash_attention = flash_attention
+        self._use_flash = bool(
+            flash_attention or keras.config.is_flash_attention_enabled()
+        )
+        if self._use_flash and self.dropout > 0.0:
+            raise ValueError(
+                "Dropout is not supported with flash attention: set "
+                f"dropout=0 or flash_attention=False. Received: "
+                f"dropout={self.dropout}, flash_attention={flash_attention}"
+            )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self._projection_activity_regularizer = keras.regularizers.get(
+            activity_regularizer
+        )
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.use_gate = bool(use_gate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
-    def _dense_weights(self, name, shape, bias_shape):
-        kernel = self.add_weight(
-            name=f"{name}_kernel",
-            shape=shape,
-            initializer=clone_initializer(self.kernel_initializer),
+    # The Keras layer exposes its projections under these names; weight
+    # files are keyed by them, so they stay.
+    @property
+    def query_dense(self):
+        return self._query_dense
+
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
+    def _dense(self, name, input_rank, bound, out_shape, activation=None):
+        equation, bias_axes = projection_equation(
+            input_rank - bound, bound, len(out_shape)
         )
-        bias = None
-        if self.use_bias:
-            bias = self.add_weight(
-                name=f"{name}_bias",
-                shape=bias_shape,
-                initializer=clone_initializer(self.bias_initializer),
-            )
-        return kernel, bias
+        layer = keras.layers.EinsumDense(
+            equation,
+            output_shape=[None] * (input_rank - bound - 1) + list(out_shape),
+            bias_axes=bias_axes if self.use_bias else None,
+            activation=activation,
+            name=name,
+            **sublayer_kwargs(self),
+        )
+        # This layer consumes the inputs' Keras masks; the projections just
+        # pass them on (else Keras warns that they are destroyed).
+        layer.supports_masking = True
+        return layer
 
     def build(self, query_shape, value_shape=None, key_shape=None):
-        if len(query_shape) != 3:
+        query_shape = tuple(query_shape)
+        rank = len(query_shape)
+        if rank < 3:
             raise ValueError(
-                "`query` must have shape (batch, length, dim). Received: "
-                f"query.shape={tuple(query_shape)}"
+                "`query` must have shape (batch, length, dim) or (batch, "
+                f"d1, ..., dk, dim). Received: query.shape={query_shape}"
             )
-        query_dim = query_shape[-1]
-        value_dim_in = query_dim if value_shape is None else value_shape[-1]
-        key_dim_in = value_dim_in if key_shape is None else key_shape[-1]
-        if self.key_dim is None and query_dim % self.num_heads:
+        value_shape = query_shape if value_shape is None else tuple(value_shape)
+        key_shape = value_shape if key_shape is None else tuple(key_shape)
+        for name, shape in (("value", value_shape), ("key", key_shape)):
+            if len(shape) != rank:
+                raise ValueError(
+                    f"`{name}` must have the rank of `query`. Received: "
+                    f"query.shape={query_shape}, {name}.shape={shape}"
+                )
+        if value_shape[1:-1] != key_shape[1:-1]:
+            raise ValueError(
+                "`value` and `key` must agree on every axis but the last. "
+                f"Received: value.shape={value_shape}, key.shape={key_shape}"
+            )
+        self._axes = resolve_attention_axes(self.attention_axes, rank)
+        self._others = tuple(
+            a for a in range(1, rank - 1) if a not in self._axes
+        )
+        for a in self._others:
+            if None not in (query_shape[a], value_shape[a]) and (
+                query_shape[a] != value_shape[a]
+            ):
+                raise ValueError(
+                    f"Axis {a} is not an attention axis, so `query` and "
+                    "`value` must agree on it. Received: query.shape="
+                    f"{query_shape}, value.shape={value_shape}, "
+                    f"attention_axes={self._axes}"
+                )
+        self._plain = rank == 3  # (B, T, D): no reshapes around the core
+        n = self.num_heads
+        if self.key_dim is None and query_shape[-1] % n:
             raise ValueError(
                 "`key_dim` defaults to query_dim // num_heads, which needs "
                 "query_dim divisible by num_heads. Received: "
-                f"num_heads={self.num_heads}, query_dim={query_dim}"
+                f"num_heads={n}, query.shape={query_shape}"
             )
-        n = self.num_heads
-        self._key_dim = self.key_dim or query_dim // n
+        self._key_dim = self.key_dim or query_shape[-1] // n
         self._value_dim = self.value_dim or self._key_dim
-        self._output_dim = self.output_dim or query_dim
+        self._output_tail = self._output_shape or (
+            (self.output_dim,) if self.output_dim else (query_shape[-1],)
+        )
         hk, hv = self._key_dim, self._value_dim
-        self.query_kernel, self.query_bias = self._dense_weights(
-            "query", (query_dim, n, hk), (n, hk)
+        # Creation order = the Keras layer's weight order.
+        self._query_dense = self._dense("query", rank, 1, (n, hk))
+        self._query_dense.build(query_shape)
+        self._key_dense = self._dense("key", rank, 1, (n, hk))
+        self._key_dense.build(key_shape)
+        if self.use_gate:
+            self._gate_dense = self._dense(
+                "gate", rank, 1, (n, hv), activation="sigmoid"
+            )
+            self._gate_dense.build(query_shape)
+        self._value_dense = self._dense("value", rank, 1, (n, hv))
+        self._value_dense.build(value_shape)
+        self._output_dense = self._dense(
+            "attention_output", rank + 1, 2, self._output_tail
         )
-        self.key_kernel, self.key_bias = self._dense_weights(
-            "key", (key_dim_in, n, hk), (n, hk)
-        )
-        self.value_kernel, self.value_bias = self._dense_weights(
-            "value", (value_dim_in, n, hv), (n, hv)
-        )
-        self.output_kernel, self.output_bias = self._dense_weights(
-            "output", (n, hv, self._output_dim), (self._output_dim,)
+        self._output_dense.build(query_shape[:-1] + (n, hv))
+        # (B, d..., N, H) -> (B, others..., N, axes..., H)
+        self._perm = (0, *self._others, rank - 1, *self._axes, rank)
+
+    # --- projections ------------------------------------------------------
+    def _fusable(self):
+        layers = (self._query_dense, self._key_dense, self._value_dense)
+        dtypes = {(lay.compute_dtype, lay.variable_dtype) for lay in layers}
+        return (
+            self._plain
+            and len(dtypes) == 1  # no per-projection policy (policy map)
+            and all(
+                lay.quantization_mode is None
+                and lay.activity_regularizer is None
+                for lay in layers
+            )
         )
 
-    def _project(self, x, kernel, bias):
-        """(B, L, D) @ (D, N, H) -> (B, N, L, H)."""
-        d, n, h = kernel.shape
-        y = ops.matmul(x, ops.reshape(kernel, (d, n * h)))  # (B, L, N*H)
-        if bias is not None:
-            y = y + ops.reshape(bias, (n * h,))
-        return _split_heads(y, n)
-
-    def _project_qkv(self, x):
-        """Self-attention: one fused matmul for Q, K and V."""
+    def _project_self(self, x):
+        """Q, K, V `(B, T, N, H)` of one input; one matmul when possible."""
+        if not self._fusable():
+            return (
+                self._query_dense(x),
+                self._key_dense(x),
+                self._value_dense(x),
+            )
         n, hk, hv = self.num_heads, self._key_dim, self._value_dim
         d = x.shape[-1]
+        layers = (self._query_dense, self._key_dense, self._value_dense)
         kernel = ops.concatenate(
-            [
-                ops.reshape(self.query_kernel, (d, n * hk)),
-                ops.reshape(self.key_kernel, (d, n * hk)),
-                ops.reshape(self.value_kernel, (d, n * hv)),
-            ],
-            axis=-1,
-        )
-        y = ops.matmul(x, kernel)  # (B, T, N*(2Hk+Hv))
+            [ops.reshape(layer.kernel, (d, -1)) for layer in layers], axis=-1
+        )  # (D, N*(2Hk+Hv)); `.kernel` includes a LoRA update
+        y = ops.matmul(x, ops.cast(kernel, x.dtype))  # (B, T, N*(2Hk+Hv))
         if self.use_bias:
-            y = y + ops.concatenate(
-                [
-                    ops.reshape(self.query_bias, (n * hk,)),
-                    ops.reshape(self.key_bias, (n * hk,)),
-                    ops.reshape(self.value_bias, (n * hv,)),
-                ]
+            bias = ops.concatenate(
+                [ops.reshape(layer.bias, (-1,)) for layer in layers]
             )
+            y = y + ops.cast(bias, y.dtype)
         q, k, v = ops.split(y, [n * hk, 2 * n * hk], axis=-1)
+        b, t = ops.shape(x)[0], ops.shape(x)[1]
         return (
-            _split_heads(q, n),  # (B, N, T, Hk)
-            _split_heads(k, n),  # (B, N, T, Hk)
-            _split_heads(v, n),  # (B, N, T, Hv)
+            ops.reshape(q, (b, t, n, hk)),
+            ops.reshape(k, (b, t, n, hk)),
+            ops.reshape(v, (b, t, n, hv)),
         )
+
+    def _to_heads(self, x):
+        """(B, d..., N, H) -> (B', N, L, H), attention axes flattened to L."""
+        x = ops.transpose(x, self._perm)  # (B, others..., N, axes..., H)
+        if self._plain:
+            return x  # (B, N, T, H)
+        shape = ops.shape(x)
+        length = math.prod(shape[len(self._others) + 2 : -1])
+        return ops.reshape(x, (-1, self.num_heads, length, shape[-1]))
+
+    def _from_heads(self, x, like):
+        """(B', N, T, Hv) -> (B, d..., N, Hv), `like` the projected query."""
+        if self._plain:
+            return ops.transpose(x, (0, 2, 1, 3))  # (B, T, N, Hv)
+        shape = ops.shape(ops.transpose(like, self._perm))
+        x = ops.reshape(x, (*shape[:-1], ops.shape(x)[-1]))
+        inverse = [self._perm.index(i) for i in range(len(self._perm))]
+        return ops.transpose(x, inverse)
 
     def compute_key_value(self, value, key=None):
         """Project a memory once for cross-attention decoding.
 
-        Returns the cache pair `(keys (B, N, S, H), values (B, N, S, Hv))`.
+        Returns a `CrossAttentionCache` `(keys (B, N, S, H),
+        values (B, N, S, Hv))`.
         """
+        if not self.built:
+            raise ValueError(
+                "`compute_key_value` needs a built layer: call it once first."
+            )
+        if not self._plain:
+            raise ValueError(
+                "The KV cache is for (batch, length, dim) inputs. This layer "
+                f"attends over attention_axes={self.attention_axes}."
+            )
         key = value if key is None else key
-        return (
-            self._project(key, self.key_kernel, self.key_bias),
-            self._project(value, self.value_kernel, self.value_bias),
+        return kv_cache.CrossAttentionCache(
+            self._to_heads(self._key_dense(key)),
+            self._to_heads(self._value_dense(value)),
         )
 
     def init_cache(self, batch_size, max_length, dtype=None):
-        """Zeros `(keys, values)` of shape `(B, N, max_length, H)`."""
+        """An empty `SelfAttentionCache`: zeros `(B, N, max_length, H)`."""
         if not self.built:
             raise ValueError(
                 "`init_cache` needs a built layer: call it once first."
             )
+        if not self._plain:
+            raise ValueError(
+                "The KV cache is for (batch, length, dim) inputs. This layer "
+                f"attends over attention_axes={self.attention_axes}."
+            )
+        batch_size = kv_cache.check_batch_size(batch_size)
         check_positive_int("max_length", max_length)
         dtype = dtype or self.compute_dtype
         n = self.num_heads
-        return (
+        return kv_cache.SelfAttentionCache(
             ops.zeros((batch_size, n, max_length, self._key_dim), dtype),
             ops.zeros((batch_size, n, max_length, self._value_dim), dtype),
         )
 
+    # --- call ---------------------------------------------------------------
     def call(
         self,
         query,
@@ -248,77 +429,302 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         cache=None,
         cache_index=None,
     ):
-        self_attention = value is None
-        if cache_index is not None and (cache is None or not self_attention):
+        self_attention = value is None or (
+            value is query and (key is None or key is query)
+        )
+        if self._use_flash and return_attention_scores:
             raise ValueError(
-                "`cache_index` is for self-attention with a `cache` (omit "
-                "`value`). Received: cache_index with "
-                f"cache={'None' if cache is None else 'a cache'} and "
-                f"value={'None' if value is None else 'a tensor'}"
+                "Flash attention cannot return attention scores. Received: "
+                "return_attention_scores=True with flash attention enabled"
             )
-        if self_attention and value_mask is None and cache is None:
-            value_mask = query_mask
-        offset = None
-        if cache is not None and cache_index is None:
-            q = self._project(query, self.query_kernel, self.query_bias)
-            k, v = cache  # precomputed memory, (B, N, S, H)
-        elif self_attention:
-            q, k, v = self._project_qkv(query)
-            if cache is not None:
-                offset = ops.cast(cache_index, "int32")
-                start = [0, 0, offset, 0]
-                k = ops.slice_update(cache[0], start, k)  # (B, N, S_max, Hk)
-                v = ops.slice_update(cache[1], start, v)  # (B, N, S_max, Hv)
-                cache = (k, v)
+        if cache is not None or cache_index is not None:
+            return self._call_cached(
+                query,
+                value,
+                query_mask,
+                value_mask,
+                attention_mask,
+                use_causal_mask,
+                return_attention_scores,
+                training,
+                cache,
+                cache_index,
+            )
+        if self_attention:
+            q, k, v = self._project_self(query)  # (B, d..., N, H)
+            if value_mask is None:
+                value_mask = query_mask
+            value = query
         else:
-            q = self._project(query, self.query_kernel, self.query_bias)
-            k, v = self.compute_key_value(value, key)
-
-        masks = [_as_4d_mask(attention_mask)]
-        if query_mask is not None:
-            masks.append(query_mask[:, None, :, None])  # (B, 1, T, 1)
-        for m in (value_mask, key_mask):
-            if m is not None:
-                masks.append(m[:, None, None, :])  # (B, 1, 1, S)
-        t, s = ops.shape(q)[2], ops.shape(k)[2]
-        if offset is not None:
-            written = ops.arange(s, dtype="int32") < offset + t  # (S,)
-            masks.append(written[None, None, None, :])
+            q = self._query_dense(query)
+            k = self._key_dense(value if key is None else key)
+            v = self._value_dense(value)
+        qh, kh, vh = self._to_heads(q), self._to_heads(k), self._to_heads(v)
+        t_len, s_len = ops.shape(qh)[2], ops.shape(kh)[2]
+        masks = [
+            self._merge_user_masks(
+                query,
+                value,
+                query_mask,
+                value_mask,
+                key_mask,
+                attention_mask,
+            )
+        ]
         if use_causal_mask:
-            masks.append(causal_mask(t, s, offset=offset))  # (T, S)
-        attended = scaled_dot_product_attention(
+            masks.append(self._positional("use_causal_mask", t_len, s_len))
+        if self.sliding_window is not None:
+            masks.append(self._positional("sliding_window", t_len, s_len))
+        out, weights = self._attend(
+            query,
+            qh,
+            kh,
+            vh,
+            merge_masks(*masks),
+            training,
+            return_attention_scores,
+        )
+        outputs = self._finish(query, q, out)
+        if return_attention_scores:
+            return outputs, self._scores_layout(weights, q, k)
+        return outputs
+
+    def _call_cached(
+        self,
+        query,
+        value,
+        query_mask,
+        value_mask,
+        attention_mask,
+        use_causal_mask,
+        return_attention_scores,
+        training,
+        cache,
+        cache_index,
+    ):
+        if not self._plain:
+            raise ValueError(
+                "The KV cache is for (batch, length, dim) inputs. This layer "
+                f"attends over attention_axes={self.attention_axes}."
+            )
+        if cache is None:
+            raise ValueError(
+                "`cache_index` needs a `cache` from `init_cache`. Received: "
+                f"cache_index={cache_index!r}, cache=None"
+            )
+        if value is not None:
+            raise ValueError(
+                "With a `cache`, the keys/values come from the cache: omit "
+                "`value`. Received: value.shape="
+                f"{tuple(value.shape)}"
+            )
+        writes = cache_index is not None
+        kind = (
+            kv_cache.SelfAttentionCache
+            if writes
+            else kv_cache.CrossAttentionCache
+        )
+        kv_cache.check_cache(
+            cache,
+            kind,
+            query.shape[0],
+            self.num_heads,
+            self._key_dim,
+            self._value_dim,
+        )
+        t_len = query.shape[1]  # static, or a tensor below
+        in_range = None
+        if writes:
+            max_length = cache.key.shape[2]
+            index, in_range = kv_cache.check_cache_index(
+                cache_index, t_len, max_length
+            )
+        if t_len is None:
+            t_len = ops.shape(query)[1]
+        if writes:
+            q, k, v = (self._to_heads(x) for x in self._project_self(query))
+            start = [0, 0, index, 0]
+            keys = ops.slice_update(cache.key, start, k)  # (B, N, L, Hk)
+            values = ops.slice_update(cache.value, start, v)  # (B, N, L, Hv)
+            cache = kv_cache.SelfAttentionCache(keys, values)
+        else:
+            q = self._to_heads(self._query_dense(query))
+            keys, values = cache
+            index = None
+        s_len = keys.shape[2]
+        offset = 0 if index is None else index  # absolute position of query 0
+        masks = [
+            self._merge_user_masks(
+                query, None, query_mask, value_mask, None, attention_mask
+            )
+        ]
+        if writes:
+            written = ops.arange(s_len, dtype="int32") < index + t_len
+            masks.append(written[None, None, None, :])  # (1, 1, 1, L)
+        if use_causal_mask:
+            masks.append(causal_mask(t_len, s_len, offset=offset))
+        if self.sliding_window is not None:
+            masks.append(
+                sliding_window_mask(
+                    t_len, s_len, self.sliding_window, offset=offset
+                )
+            )
+        out, weights = self._attend(
+            query,
+            q,
+            keys,
+            values,
+            merge_masks(*masks),
+            training,
+            return_attention_scores,
+        )
+        projected = ops.transpose(q, (0, 2, 1, 3))  # (B, T, N, Hk)
+        output = kv_cache.poison(self._finish(query, projected, out), in_range)
+        outputs = (output,)
+        if return_attention_scores:
+            outputs += (kv_cache.poison(weights, in_range),)
+        if writes and in_range is not None:
+            cache = kv_cache.SelfAttentionCache(
+                *(kv_cache.poison(x, in_range) for x in cache)
+            )
+        return outputs + (cache,)
+
+    def _positional(self, name, t_len, s_len):
+        """The causal or sliding-window mask, top-left aligned as Keras."""
+        if len(self._axes) != 1:
+            raise ValueError(
+                f"`{name}` needs a single attention axis. Received: "
+                f"attention_axes={self._axes}"
+            )
+        if name == "use_causal_mask":
+            return causal_mask(t_len, s_len, offset=0)
+        return sliding_window_mask(t_len, s_len, self.sliding_window)
+
+    def _merge_user_masks(
+        self, query, value, query_mask, value_mask, key_mask, attention_mask
+    ):
+        """The user's masks as one boolean `(B|1, N|1, T, S)`, or None."""
+        q_shape = tuple(query.shape)
+        t_len = q_shape[1] if self._plain else None
+        s_len = value.shape[1] if (self._plain and value is not None) else None
+        masks = []
+        for name, m, length in (
+            ("query_mask", query_mask, t_len),
+            ("value_mask", value_mask, s_len),
+            ("key_mask", key_mask, s_len),
+        ):
+            if m is None:
+                continue
+            if not self._plain:
+                raise ValueError(
+                    f"`{name}` is for (batch, length, dim) inputs; with "
+                    f"attention_axes={self._axes} pass an `attention_mask`."
+                    f" Received: {name}.shape={tuple(m.shape)}"
+                )
+            m = check_layer_mask(name, m, (q_shape[0], length))
+            if name == "query_mask":
+                masks.append(m[:, None, :, None])  # (B, 1, T, 1)
+            else:
+                masks.append(m[:, None, None, :])  # (B, 1, 1, S)
+        if attention_mask is not None:
+            masks.append(self._attention_mask(attention_mask, query, value))
+        return merge_masks(*masks)
+
+    def _attention_mask(self, mask, query, value):
+        """`attention_mask` in the core's `(B', N|1, T, S)` layout."""
+        rank_scores = 2 + len(self._others) + 2 * len(self._axes)
+        if self._plain:
+            t_len = query.shape[1]
+            s_len = None if value is None else value.shape[1]
+            if len(mask.shape) not in (2, 3, 4):
+                raise ValueError(
+                    "`attention_mask` must have shape (B, T, S), (T, S) or "
+                    f"(B, N, T, S). Received: attention_mask.shape="
+                    f"{tuple(mask.shape)}"
+                )
+            expected = (query.shape[0], self.num_heads, t_len, s_len)
+            mask = check_layer_mask(
+                "attention_mask", mask, expected[-len(mask.shape) :]
+            )
+            while len(mask.shape) < 4:
+                mask = ops.expand_dims(mask, 0 if len(mask.shape) == 2 else 1)
+            return mask
+        # Keras' layout (B, others..., [N], Tq..., Sk...): the head axis is
+        # inserted before the attention axes when missing.
+        mask = check_layer_mask("attention_mask", mask, None)
+        if len(mask.shape) > rank_scores:
+            raise ValueError(
+                "`attention_mask` has more axes than the attention scores "
+                f"(B, others..., N, Tq..., Sk...). Received: "
+                f"attention_mask.shape={tuple(mask.shape)}"
+            )
+        while len(mask.shape) < rank_scores:
+            mask = ops.expand_dims(mask, -2 * len(self._axes) - 1)
+        q_shape = ops.shape(query)
+        v_shape = ops.shape(query if value is None else value)
+        heads = mask.shape[len(self._others) + 1]  # 1 or N
+        full = (
+            q_shape[0],
+            *(q_shape[a] for a in self._others),
+            heads,
+            *(q_shape[a] for a in self._axes),
+            *(v_shape[a] for a in self._axes),
+        )
+        mask = ops.broadcast_to(mask, full)
+        q_len = math.prod(q_shape[a] for a in self._axes)
+        s_len = math.prod(v_shape[a] for a in self._axes)
+        return ops.reshape(mask, (-1, heads, q_len, s_len))  # (B', N|1, T, S)
+
+    def _attend(self, query, q, k, v, mask, training, return_scores):
+        """The core on `(B', N, T, H)` heads; returns `(out, weights)`."""
+        if self._use_flash:
+            out = ops.dot_product_attention(
+                ops.transpose(q, (0, 2, 1, 3)),
+                ops.transpose(k, (0, 2, 1, 3)),
+                ops.transpose(v, (0, 2, 1, 3)),
+                mask=mask,
+                scale=1.0 / math.sqrt(self._key_dim),
+                flash_attention=True,
+            )  # (B', T, N, Hv)
+            return ops.transpose(out, (0, 2, 1, 3)), None
+        result = scaled_dot_product_attention(
             q,
             k,
             v,
-            mask=merge_masks(*masks),
+            mask=mask,
+            scale=1.0 / math.sqrt(self._key_dim),
             dropout=self.dropout,
             training=bool(training),
             seed=self.seed_generator,
-            return_weights=return_attention_scores,
+            return_weights=return_scores,
         )
-        if return_attention_scores:
-            attended, weights = attended
-        n, hv = self.num_heads, self._value_dim
-        attended = ops.transpose(attended, (0, 2, 1, 3))  # (B, T, N, Hv)
-        attended = ops.reshape(
-            attended, (ops.shape(attended)[0], ops.shape(attended)[1], n * hv)
+        return result if return_scores else (result, None)
+
+    def _finish(self, query, projected_query, out):
+        """Heads back to the input layout, gate, output projection."""
+        heads = self._from_heads(out, projected_query)  # (B, d..., N, Hv)
+        if self.use_gate:
+            heads = ops.multiply(heads, self._gate_dense(query))
+        return self._output_dense(heads)
+
+    def _scores_layout(self, weights, q, k):
+        """(B', N, Tq, Sk) -> Keras' (B, others..., N, Tq..., Sk...)."""
+        if self._plain:
+            return weights
+        q_shape = ops.shape(ops.transpose(q, self._perm))
+        k_shape = ops.shape(ops.transpose(k, self._perm))
+        lead = q_shape[: len(self._others) + 2]  # B, others..., N
+        return ops.reshape(
+            weights, (*lead, *q_shape[len(lead) : -1], *k_shape[len(lead) : -1])
         )
-        output = ops.matmul(
-            attended, ops.reshape(self.output_kernel, (n * hv, -1))
-        )  # (B, T, D_out)
-        if self.use_bias:
-            output = output + self.output_bias
-        outputs = (output,)
-        if return_attention_scores:
-            outputs += (weights,)
-        if cache is not None:
-            outputs += (cache,)
-        return outputs[0] if len(outputs) == 1 else outputs
 
     def compute_output_shape(
         self, query_shape, value_shape=None, key_shape=None
     ):
-        return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
+        tail = self._output_shape or (
+            (self.output_dim,) if self.output_dim else (query_shape[-1],)
+        )
+        return tuple(query_shape[:-1]) + tuple(tail)
 
     def get_config(self):
         config = super().get_config()
@@ -329,14 +735,54 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 "value_dim": self.value_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
-                "output_dim": self.output_dim,
+                "output_shape": self._output_shape,
+                "attention_axes": self.attention_axes,
+                "sliding_window": self.sliding_window,
+                "flash_attention": self.flash_attention,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
                 "bias_initializer": keras.initializers.serialize(
                     self.bias_initializer
                 ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self._projection_activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
+                ),
+                "use_gate": self.use_gate,
                 "seed": self.seed,
+                "output_dim": self.output_dim,
             }
         )
         return config
+
+
+def _check_output_shape(output_shape):
+    if output_shape is None:
+        return None
+    if isinstance(output_shape, int) and not isinstance(output_shape, bool):
+        output_shape = (output_shape,)
+    try:
+        output_shape = tuple(output_shape)
+    except TypeError:
+        output_shape = None
+    if not output_shape or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d > 0
+        for d in output_shape
+    ):
+        raise ValueError(
+            "`output_shape` must be a positive int or a tuple of them. "
+            f"Received: output_shape={output_shape!r}"
+        )
+    return output_shape

@@ -121,7 +121,9 @@ class TransformerDecoder(_Stack):
 
     Call arguments:
         inputs: `(B, T, D)`; encoder_outputs: `(B, S, De)` or None; mask;
-        encoder_outputs_mask; use_causal_mask; return_attention_scores
+        encoder_outputs_mask; attention_mask (`(B, T, T)`, or `(B, T,
+        max_length)` with a cache, for every block's self-attention);
+        use_causal_mask; return_attention_scores
         (a list of per-block `(self, cross)` weights); training; cache;
         cache_index.
 
@@ -160,12 +162,23 @@ class TransformerDecoder(_Stack):
         encoder_outputs=None,
         mask=None,
         encoder_outputs_mask=None,
+        attention_mask=None,
         use_causal_mask=True,
         return_attention_scores=False,
         training=None,
         cache=None,
         cache_index=None,
     ):
+        if cache is not None and (
+            not isinstance(cache, (tuple, list))
+            or len(cache) != len(self.blocks)
+        ):
+            got = len(cache) if isinstance(cache, (tuple, list)) else cache
+            raise ValueError(
+                f"`cache` must hold one entry per block ({len(self.blocks)}"
+                " here), as `init_cache` returns. Received: cache with "
+                f"{got!r} entries"
+            )
         x = inputs
         scores, new_cache = [], []
         for i, block in enumerate(self.blocks):
@@ -177,6 +190,7 @@ class TransformerDecoder(_Stack):
                 encoder_outputs,
                 mask=mask,
                 encoder_outputs_mask=encoder_outputs_mask,
+                attention_mask=attention_mask,
                 use_causal_mask=use_causal_mask,
                 return_attention_scores=return_attention_scores,
                 training=training,

@@ -6,6 +6,7 @@ from keras_attn.ops.attention import scaled_dot_product_attention
 from keras_attn.ops.masks import causal_mask
 from keras_attn.ops.masks import merge_masks
 from keras_attn.ops.masks import padding_mask
+from keras_attn.ops.masks import sliding_window_mask
 
 __all__ = [
     "attend",
@@ -14,4 +15,5 @@ __all__ = [
     "merge_masks",
     "padding_mask",
     "scaled_dot_product_attention",
+    "sliding_window_mask",
 ]

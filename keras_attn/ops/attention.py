@@ -99,7 +99,9 @@ def attend(
 
     Returns:
         `(..., T, Hv)` context, and the weights if `return_weights`. The
-        returned weights are the ones applied (after dropout).
+        returned weights are the ones applied (after dropout). Value rows
+        that no query may attend are zeroed first, so a NaN or inf in a
+        padded position never reaches an output.
     """
     if not 0.0 <= dropout < 1.0:
         raise ValueError(
@@ -122,6 +124,17 @@ def attend(
         )
     weights = masked_softmax(scores, mask)  # (..., T, S), >= float32
     weights = ops.cast(weights, value.dtype)
+    if mask is not None:
+        # A weight of exactly 0 times a NaN/inf value row is still NaN, so
+        # value rows no query may attend (padding) are zeroed: whatever a
+        # padded position holds (a float16 overflow, a NaN) never reaches a
+        # real output.
+        mask = ops.convert_to_tensor(mask)
+        if len(mask.shape) >= 2:
+            attended = ops.any(mask, axis=-2)[..., None]  # (..., S, 1)
+        else:
+            attended = mask[..., None]  # (S, 1)
+        value = ops.where(attended, value, ops.zeros_like(value))
     if training and dropout > 0.0:
         weights = random.dropout(weights, dropout, seed=seed)
     output = ops.matmul(weights, value)  # (..., T, Hv)

@@ -62,6 +62,42 @@ def causal_mask(query_length, key_length=None, offset=None):
     return ops.less_equal(cols, rows + offset)  # (T, S)
 
 
+def sliding_window_mask(query_length, key_length, window, offset=0):
+    """Band mask: query `i` may attend key `j` iff `|i + offset - j| < window`.
+
+    The band is symmetric, as in `keras.layers.MultiHeadAttention`'s
+    `sliding_window`; merged with `causal_mask` it is the causal local
+    attention of Longformer / Mistral (each query sees itself and the
+    `window - 1` keys before it).
+
+    Args:
+        query_length: int or scalar tensor, T.
+        key_length: int or scalar tensor, S.
+        window: positive int.
+        offset: int or scalar tensor, absolute position of query 0 among
+            the keys (0: queries and keys start together; a KV cache passes
+            its write index).
+
+    Returns:
+        Boolean tensor of shape `(T, S)`.
+
+    Example:
+    >>> import keras
+    >>> keras.ops.convert_to_numpy(sliding_window_mask(3, 3, 2)).tolist()
+    [[True, True, False], [True, True, True], [False, True, True]]
+    """
+    _check_length("query_length", query_length)
+    _check_length("key_length", key_length)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(
+            f"`window` must be a positive integer. Received: window={window!r}"
+        )
+    rows = ops.expand_dims(ops.arange(query_length, dtype="int32"), -1)
+    cols = ops.expand_dims(ops.arange(key_length, dtype="int32"), 0)
+    distance = ops.abs(rows + ops.cast(offset, "int32") - cols)  # (T, S)
+    return ops.less(distance, window)
+
+
 def padding_mask(token_ids, pad_id=0):
     """Key-padding mask from token ids: `True` where the token is not `pad_id`.
 

@@ -108,21 +108,24 @@ H = D // N
 x = rng.normal(size=(B, T, D)).astype("float32")
 mha = keras_attn.MultiHeadAttention(num_heads=N)
 mha(x)  # builds the weights
-w = {v.path.split("/")[-1]: ops.convert_to_numpy(v) for v in mha.weights}
+w = {  # "query/kernel", "query/bias", ...: one sub-layer per projection
+    "/".join(v.path.split("/")[-2:]): ops.convert_to_numpy(v)
+    for v in mha.weights
+}
 print({name: value.shape for name, value in w.items()})
 
 
 def my_multi_head_attention(x, mask=None):
     def project(name):
-        kernel = w[f"{name}_kernel"].reshape(D, N * H)  # (D, N*H)
-        bias = w[f"{name}_bias"].reshape(N * H)
+        kernel = w[f"{name}/kernel"].reshape(D, N * H)  # (D, N*H)
+        bias = w[f"{name}/bias"].reshape(N * H)
         return split_heads(ops.matmul(x, kernel) + bias, N)  # (B, N, T, H)
 
     q, k, v = project("query"), project("key"), project("value")
     heads, weights = attention(q, k, v, mask)  # (B, N, T, H), (B, N, T, T)
     merged = merge_heads(heads)  # (B, T, N*H)
-    kernel = w["output_kernel"].reshape(N * H, D)  # (N*H, D)
-    return ops.matmul(merged, kernel) + w["output_bias"], weights
+    kernel = w["attention_output/kernel"].reshape(N * H, D)  # (N*H, D)
+    return ops.matmul(merged, kernel) + w["attention_output/bias"], weights
 
 
 ours, ours_w = my_multi_head_attention(x)
