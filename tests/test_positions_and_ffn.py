@@ -125,3 +125,94 @@ def test_tied_logits_carry_the_positions_mask_not_one_from_floats():
     unmasked = TokenAndPositionEmbedding(11, 4, D)
     x = np.ones((1, 3, D), "float32")
     assert getattr(unmasked.compute_logits(x), "_keras_mask", None) is None
+
+
+@pytest.mark.parametrize(
+    "start_index,received",
+    [
+        (4, "start_index=4"),  # 4 + T > max_length
+        (7, "start_index=7"),
+        (-1, "start_index=-1"),
+        (np.int64(4), "start_index=4"),
+        ("tensor", "start_index=4"),  # an eager integer tensor
+        (1.5, "start_index=1.5"),
+    ],
+)
+def test_position_embedding_rejects_start_index_off_the_table(
+    start_index, received
+):
+    layer = PositionEmbedding(max_length=5)
+    x = np.zeros((B, 2, D), "float32")
+    layer(x, start_index=3)  # the last valid start for T = 2
+    if isinstance(start_index, str):
+        start_index = ops.convert_to_tensor(4, "int32")
+    with pytest.raises(ValueError, match=received):
+        layer(x, start_index=start_index)
+
+
+def test_token_and_position_embedding_rejects_start_index_past_the_table():
+    layer = TokenAndPositionEmbedding(11, 4, D)
+    ids = np.array([[3, 5, 1]], "int32")
+    layer(ids, start_index=1)
+    with pytest.raises(ValueError, match=r"start_index=2.*\(1, 3, 6\)"):
+        layer(ids, start_index=2)
+
+
+def test_position_embedding_traced_start_index_is_not_checked():
+    # Pins what the docstring promises for a traced `start_index`: it keeps
+    # working in range; past the table the backend's slice decides.
+    layer = PositionEmbedding(max_length=5)
+    x = np.zeros((B, 2, D), "float32")
+    layer(x)
+    table = _np(layer.position_embeddings)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda s: layer(x, start_index=s), autograph=False)
+        np.testing.assert_array_equal(_np(fn(tf.constant(3)))[1], table[3:])
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            fn(tf.constant(4))
+    elif backend == "jax":
+        import jax
+
+        fn = jax.jit(lambda s: layer(x, start_index=s))
+        np.testing.assert_array_equal(_np(fn(3))[1], table[3:])
+        np.testing.assert_array_equal(_np(fn(4))[1], table[3:])  # clamped
+    else:  # torch runs eagerly: the value is always known
+        index = ops.convert_to_tensor(3, "int32")
+        np.testing.assert_array_equal(
+            _np(layer(x, start_index=index))[1], table[3:]
+        )
+        with pytest.raises(ValueError, match="start_index=4"):
+            layer(x, start_index=ops.convert_to_tensor(4, "int32"))
+
+
+def test_tied_logits_gradient_reaches_the_token_table():
+    # The tied output layer must train the table through the logits: a
+    # `stop_gradient` on it would leave the table unchanged below. The model
+    # sees only float features, so the logits are the table's one path to
+    # the loss; one plain-SGD step with learning rate 1 moves the table by
+    # exactly -dL/dE, checked against the analytic gradient of
+    # mse(x @ Eᵀ, 1). Backend-agnostic: `fit` does the differentiation.
+    vocab = 11
+    emb = TokenAndPositionEmbedding(vocab, 4, D, position_encoding="sinusoidal")
+    emb(np.array([[1, 2, 3]], "int32"))  # build
+    rng = np.random.default_rng(3)
+    emb.token_embedding.embeddings.assign(
+        rng.normal(size=(vocab, D)).astype("float32")
+    )
+    assert [w.name for w in emb.trainable_weights] == ["embeddings"]
+    features = keras.Input((T, D))
+    model = keras.Model(features, emb.compute_logits(features))
+    model.compile(keras.optimizers.SGD(1.0), "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.ones((B, T, vocab), "float32")
+    table = _np(emb.token_embedding.embeddings).astype("float64")
+    model.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    moved = table - _np(emb.token_embedding.embeddings)  # = lr · dL/dE
+    logits = x.astype("float64") @ table.T  # (B, T, V)
+    d_logits = 2.0 * (logits - y) / y.size  # mse averages every entry
+    expected = np.einsum("btv,btd->vd", d_logits, x)  # (V, D)
+    assert np.linalg.norm(expected, axis=1).min() > 1e-2  # every token
+    np.testing.assert_allclose(moved, expected, rtol=1e-3, atol=1e-6)

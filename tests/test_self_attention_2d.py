@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from keras import ops
@@ -153,3 +155,23 @@ def test_functional_model_can_return_the_attention_map():
     model = _keras.Model(x, [y, attn])
     _, maps = model(np.ones((2, 4, 6, 16), "float32"))
     assert tuple(maps.shape) == (2, 24, 6)
+
+
+@pytest.mark.parametrize(
+    "shape,data_format",
+    [((2, 1, 4, 16), "channels_last"), ((2, 16, 4, 1), "channels_first")],
+)
+def test_pool_keys_needs_at_least_a_2x2_map(shape, data_format):
+    x = np.ones(shape, "float32")
+    assert SelfAttention2D(data_format=data_format)(x).shape == shape
+    layer = SelfAttention2D(pool_keys=True, data_format=data_format)
+    with pytest.raises(
+        ValueError,
+        match=rf"pool_keys=True.*inputs.shape={re.escape(str(shape))}",
+    ):
+        layer(x)
+    # A built layer checks the call too: a 4×6 build, then a 1×4 map.
+    layer = SelfAttention2D(pool_keys=True)
+    layer(IMAGE)
+    with pytest.raises(ValueError, match="pool_keys=True"):
+        layer(np.ones((B, 1, 4, C), "float32"))

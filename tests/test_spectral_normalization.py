@@ -96,7 +96,10 @@ def test_singular_vector_updates_only_when_asked():
 
 
 def _kernel_gradient(layer, x):
-    """d sum(layer(x)) / d kernel, without updating u."""
+    """d sum(layer(x)) / d kernel, without updating u.
+
+    Each backend's own autodiff: a TF tape cannot watch torch tensors.
+    """
     if keras.backend.backend() == "jax":
         import jax
 
@@ -113,6 +116,11 @@ def _kernel_gradient(layer, x):
             return ops.sum(out)
 
         return np.asarray(jax.grad(loss)(trainable)[kernel_index])
+    if keras.backend.backend() == "torch":
+        kernel = layer.layer.kernel.value  # a torch Parameter
+        kernel.grad = None
+        ops.sum(layer(x, training=False)).backward()
+        return kernel.grad.detach().cpu().numpy()
     import tensorflow as tf
 
     with tf.GradientTape() as tape:

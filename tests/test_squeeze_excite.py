@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from keras import ops
@@ -90,13 +92,101 @@ def test_residual_block_identity_shortcut_math():
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
-def test_residual_block_projection_shortcut():
+def _conv_same(x, kernel, strides):
+    """NumPy 2-D convolution, Keras `padding="same"`, channels last."""
+    k, _, _, out_channels = kernel.shape
+    b, h, w, _ = x.shape
+    out_h, out_w = -(-h // strides), -(-w // strides)
+    pad_h = max((out_h - 1) * strides + k - h, 0)
+    pad_w = max((out_w - 1) * strides + k - w, 0)
+    x = np.pad(
+        x,
+        [
+            (0, 0),
+            (pad_h // 2, pad_h - pad_h // 2),
+            (pad_w // 2, pad_w - pad_w // 2),
+            (0, 0),
+        ],
+    )
+    out = np.zeros((b, out_h, out_w, out_channels))
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * strides, j * strides
+            patch = x[:, top : top + k, left : left + k]  # (B, k, k, C_in)
+            out[:, i, j] = np.einsum("bhwc,hwco->bo", patch, kernel)
+    return out
+
+
+def _batch_norm(norm, x):
+    """Inference-mode BatchNormalization from the layer's weights."""
+    gamma, beta, mean, variance = (_np(w) for w in norm.weights)
+    return (x - mean) / np.sqrt(variance + norm.epsilon) * gamma + beta
+
+
+def _set_distinct_norm_statistics(block, rng):
+    """Non-trivial BN weights, so skipping a norm changes the outputs."""
+    for norm in (block.norm_1, block.norm_2, block.shortcut_norm):
+        channels = norm.gamma.shape[0]
+        norm.gamma.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
+        norm.beta.assign(rng.normal(size=channels).astype("float32"))
+        norm.moving_mean.assign(rng.normal(size=channels).astype("float32"))
+        norm.moving_variance.assign(
+            rng.uniform(0.5, 2.0, channels).astype("float32")
+        )
+
+
+def test_residual_block_projection_shortcut_matches_numpy():
     block = SEResidualBlock(12, strides=2, ratio=4)
-    out = _np(block(IMAGE, training=False))
-    assert out.shape == (B, 2, 3, 12)
+    block.build(IMAGE.shape)
     assert tuple(block.shortcut_conv.kernel.shape) == (1, 1, C, 12)
-    assert np.all(out >= 0.0)
+    _set_distinct_norm_statistics(block, np.random.default_rng(1))
+    out = _np(block(IMAGE, training=False))
+    # The whole block in NumPy: relu(SE(residual branch) + BN(conv1x1/2(x))).
+    x = _conv_same(IMAGE, _np(block.conv_1.kernel), 2)  # (B, 2, 3, 12)
+    x = np.maximum(_batch_norm(block.norm_1, x), 0.0)
+    x = _conv_same(x, _np(block.conv_2.kernel), 1)
+    branch = _batch_norm(block.norm_2, x)
+    gate = _reference_gate(block.squeeze_excite, branch.mean(axis=(1, 2)))
+    shortcut = _conv_same(IMAGE, _np(block.shortcut_conv.kernel), 2)
+    shortcut = _batch_norm(block.shortcut_norm, shortcut)  # (B, 2, 3, 12)
+    expected = np.maximum(branch * gate[:, None, None] + shortcut, 0.0)
+    assert out.shape == (B, 2, 3, 12)
     assert tuple(block.compute_output_shape(IMAGE.shape)) == out.shape
+    assert 0.2 < np.mean(expected > 0) < 0.8  # the final ReLU hides little
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_feature_map_mask_restricts_the_squeeze():
+    layer = SqueezeExcite(ratio=4, data_format="channels_last")
+    mask = np.zeros((B, H, W), bool)
+    mask[0, :2, :3] = True  # sample 0: a 2×3 image padded to 3×5
+    mask[1] = True
+    padded = IMAGE.copy()
+    padded[0][~mask[0]] = 50.0  # garbage in the padding
+    out = _np(layer(padded, mask=mask))
+    gate = _reference_gate(
+        layer, np.stack([IMAGE[0, :2, :3].mean((0, 1)), IMAGE[1].mean((0, 1))])
+    )
+    np.testing.assert_allclose(out, padded * gate[:, None, None], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_non_boolean_mask_is_rejected(dtype):
+    layer = SqueezeExcite(ratio=2)
+    mask = np.ones((B, L), dtype)
+    with pytest.raises(ValueError, match=f"`mask`.*mask.dtype={dtype}"):
+        layer(SEQUENCE, mask=mask)
+
+
+@pytest.mark.parametrize(
+    "x,mask_shape",
+    [(IMAGE, (B, H)), (IMAGE, (B, H, W, C)), (SEQUENCE, (B, L - 1))],
+)
+def test_mask_that_does_not_cover_the_positions_is_rejected(x, mask_shape):
+    mask = np.ones(mask_shape, bool)
+    match = rf"`mask`.*mask.shape={re.escape(str(mask_shape))}, inputs.shape"
+    with pytest.raises(ValueError, match=match):
+        SqueezeExcite(ratio=2)(x, mask=mask)
 
 
 @pytest.mark.parametrize(

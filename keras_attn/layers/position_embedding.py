@@ -4,6 +4,32 @@ from keras import ops
 from keras_attn.layers._validation import check_positive_int
 
 
+def _static_index(start_index):
+    """`start_index` as a Python int, or None when it is traced/symbolic.
+
+    Raises `ValueError` for a value that is not an integer scalar.
+    """
+    if isinstance(start_index, int) and not isinstance(start_index, bool):
+        return start_index
+    dtype = getattr(start_index, "dtype", None)
+    shape = getattr(start_index, "shape", None)
+    if (
+        dtype is None
+        or "int" not in keras.backend.standardize_dtype(dtype)
+        or len(shape) != 0
+    ):
+        raise ValueError(
+            "`start_index` must be an integer scalar. Received: "
+            f"start_index={start_index!r}"
+        )
+    if isinstance(start_index, keras.KerasTensor):
+        return None
+    try:
+        return int(start_index)
+    except TypeError:  # a graph tensor or a JAX tracer: no value yet
+        return None
+
+
 @keras.saving.register_keras_serializable(package="keras_attn")
 class PositionEmbedding(keras.layers.Layer):
     """Learned absolute position embeddings.
@@ -14,13 +40,24 @@ class PositionEmbedding(keras.layers.Layer):
 
     Masking: the input's Keras mask is passed through.
 
+    Bounds: a Python or eager integer `start_index` must satisfy
+    `0 <= start_index` and `start_index + T <= max_length`, otherwise a
+    `ValueError` names it. A traced `start_index` (inside `tf.function`,
+    `jax.jit` or a compiled model) cannot be checked in Python, so the
+    backend's slice decides: TensorFlow (graph or XLA) raises
+    `InvalidArgumentError` at run time, while `jax.jit` silently clamps the
+    start into `[0, max_length - T]` (`lax.dynamic_slice` semantics). Check
+    the index before tracing when it can run past the table. The PyTorch
+    backend runs eagerly and always gets the `ValueError`.
+
     Args:
         max_length: the longest sequence the table covers.
         initializer: initializer of the table.
 
     Call arguments:
         inputs: `(B, T, D)`.
-        start_index: int or scalar tensor, for decoding with a KV cache.
+        start_index: non-negative int or integer scalar tensor, the
+            position of the first input step (decoding with a KV cache).
 
     Returns:
         `(B, T, D)` position embeddings.
@@ -55,6 +92,16 @@ class PositionEmbedding(keras.layers.Layer):
                 "The input is longer than `max_length`. Received: "
                 f"max_length={self.max_length}, inputs.shape="
                 f"{tuple(inputs.shape)}"
+            )
+        index = _static_index(start_index)
+        if index is not None and (
+            index < 0 or index + (length or 0) > self.max_length
+        ):
+            raise ValueError(
+                "`start_index` must be in [0, max_length - T] so that the "
+                "positions fit in the table. Received: "
+                f"start_index={index}, inputs.shape={tuple(inputs.shape)}, "
+                f"max_length={self.max_length}"
             )
         shape = ops.shape(inputs)
         table = ops.slice(

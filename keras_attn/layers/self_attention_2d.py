@@ -22,8 +22,11 @@ class SelfAttention2D(FlagDependentOutputs, keras.layers.Layer):
 
     so the block is the identity at initialisation. With `pool_keys`, keys
     and values are 2×2 max-pooled (as in the authors' code), giving
-    `keys = (H // 2)·(W // 2)` instead of `H·W`. The attention goes through
-    `keras_attn.ops.scaled_dot_product_attention` with `scale=1.0`.
+    `keys = (H // 2)·(W // 2)` instead of `H·W`. The map must then be at
+    least 2×2: a smaller H or W raises a `ValueError` at build or call (a
+    map whose size is unknown while tracing is not checked). The attention
+    goes through `keras_attn.ops.scaled_dot_product_attention` with
+    `scale=1.0`.
 
     With `use_spectral_norm`, every convolution is wrapped in
     `SpectralNormalization`; its `u` vectors are updated when
@@ -111,6 +114,7 @@ class SelfAttention2D(FlagDependentOutputs, keras.layers.Layer):
         shape = tuple(inputs_shape)
         if self.data_format == "channels_first":
             shape = (shape[0], shape[2], shape[3], shape[1])
+        self._check_pool_size(shape, inputs_shape)
         channels = shape[-1]
         key_dim = max(1, channels // self.ratio)
         value_dim = self.value_dim or max(1, channels // 2)
@@ -124,6 +128,17 @@ class SelfAttention2D(FlagDependentOutputs, keras.layers.Layer):
         self.gamma = self.add_weight(
             name="gamma", shape=(), initializer="zeros"
         )
+
+    def _check_pool_size(self, shape, inputs_shape):
+        """`shape` is channels last; 2×2 pooling needs H, W >= 2."""
+        if not self.pool_keys:
+            return
+        if any(size is not None and size < 2 for size in shape[1:3]):
+            raise ValueError(
+                "`pool_keys=True` 2×2-pools the keys, so the feature map "
+                "must be at least 2×2. Received: pool_keys=True, "
+                f"inputs.shape={tuple(inputs_shape)} ({self.data_format})"
+            )
 
     def _flatten(self, x):
         height, width = x.shape[1], x.shape[2]
@@ -146,6 +161,7 @@ class SelfAttention2D(FlagDependentOutputs, keras.layers.Layer):
         x = inputs
         if self.data_format == "channels_first":
             x = ops.transpose(x, (0, 2, 3, 1))  # (B, H, W, C)
+        self._check_pool_size(x.shape, inputs.shape)
         query = self.query_conv(x, **conv_kwargs)  # (B, H, W, C/r)
         key = self.key_conv(x, **conv_kwargs)  # (B, H, W, C/r)
         value = self.value_conv(x, **conv_kwargs)  # (B, H, W, Cv)

@@ -4,6 +4,7 @@ from keras import ops
 from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._utils import resolve_data_format
 from keras_attn.layers._validation import check_positive_int
+from keras_attn.ops.masks import check_mask
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -21,9 +22,13 @@ class SqueezeExcite(keras.layers.Layer):
     Works on 2-D feature maps `(B, H, W, C)` and 1-D sequences `(B, L, C)`
     (channels first: `(B, C, H, W)` / `(B, C, L)`).
 
-    Masking: for sequences, a Keras mask or explicit boolean `mask` `(B, L)`
-    (True = real step) restricts the squeeze average to the real steps, so
-    padding does not change the gate; the mask passes through.
+    Masking: a Keras mask or an explicit boolean `mask` over the positions,
+    `(B, L)` for sequences or `(B, H, W)` for feature maps (True = real
+    position), restricts the squeeze average to the real positions, so
+    padding does not change the gate; every position is still rescaled,
+    and the mask passes through. A fully masked sample gets the gate of a
+    zero average. A non-boolean mask, or one whose shape is not the
+    positions' shape, raises a `ValueError`.
 
     Args:
         ratio: positive int, channel reduction ratio r of the bottleneck.
@@ -34,7 +39,8 @@ class SqueezeExcite(keras.layers.Layer):
 
     Call arguments:
         inputs: `(B, H, W, C)` or `(B, L, C)` (channels last).
-        mask: optional boolean `(B, L)` for sequences.
+        mask: optional boolean `(B, L)` for sequences, `(B, H, W)` for
+            feature maps.
 
     Returns:
         The rescaled inputs, same shape.
@@ -97,8 +103,9 @@ class SqueezeExcite(keras.layers.Layer):
             axes = tuple(range(1, rank - 1))
         else:
             axes = tuple(range(2, rank))
-        if mask is not None and rank == 3:
-            weights = ops.cast(mask, inputs.dtype)  # (B, L)
+        if mask is not None:
+            mask = self._check_mask(mask, inputs.shape)
+            weights = ops.cast(mask, inputs.dtype)  # (B, L) or (B, H, W)
             weights = ops.expand_dims(weights, self._channel_axis)
             total = ops.sum(inputs * weights, axis=axes)  # (B, C)
             count = ops.maximum(ops.sum(weights, axis=axes), 1.0)  # (B, 1)
@@ -109,6 +116,23 @@ class SqueezeExcite(keras.layers.Layer):
         for axis in axes:
             gate = ops.expand_dims(gate, axis)  # broadcast over positions
         return inputs * gate
+
+    def _check_mask(self, mask, inputs_shape):
+        """A boolean mask over the positions of `inputs`, or ValueError."""
+        mask = check_mask(mask, "mask")  # boolean, or ValueError
+        positions = list(inputs_shape)
+        del positions[self._channel_axis]  # (B, L) or (B, H, W)
+        shape = tuple(mask.shape)
+        if len(shape) != len(positions) or any(
+            m is not None and p is not None and m != p
+            for m, p in zip(shape, positions)
+        ):
+            raise ValueError(
+                "`mask` must cover the positions of `inputs`, shape "
+                f"{tuple(positions)} ({self.data_format}). Received: "
+                f"mask.shape={shape}, inputs.shape={tuple(inputs_shape)}"
+            )
+        return mask
 
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)

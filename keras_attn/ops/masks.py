@@ -130,10 +130,11 @@ def check_mask(mask, name="mask"):
         return None
     if not hasattr(mask, "dtype"):
         mask = ops.convert_to_tensor(mask)
-    if keras.backend.standardize_dtype(mask.dtype) != "bool":
+    dtype = keras.backend.standardize_dtype(mask.dtype)
+    if dtype != "bool":
         raise ValueError(
             f"`{name}` must be a boolean tensor where True means 'may "
-            f"attend'. Received: {name}.dtype={mask.dtype}. (A 0/1 float "
+            f"attend'. Received: {name}.dtype={dtype}. (A 0/1 float "
             "mask is ambiguous: some libraries use 1 for 'masked'.)"
         )
     return mask
