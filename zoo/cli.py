@@ -1,41 +1,51 @@
-"""`python -m zoo train|evaluate|translate ...`."""
+"""`python -m zoo train|evaluate|translate|sample ...`.
+
+A user mistake (an unknown model, preset or config field, a bad value, a
+missing or damaged work directory or backup) prints one or two lines on
+stderr naming the argument or file and what to do, and exits with status 2;
+other errors keep their traceback. Only the chosen model's package is
+imported, so `--help` answers without loading TensorFlow.
+"""
 
 import argparse
-import dataclasses
-import json
 import os
+import pathlib
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from zoo import config_utils  # noqa: E402
 from zoo import registry  # noqa: E402
+from zoo.config_utils import UsageError  # noqa: E402
+from zoo.config_utils import parse_override  # noqa: E402
+from zoo.config_utils import replace_checked  # noqa: E402
 
-EPILOG = """examples:
+EXAMPLES = """examples:
   python -m zoo train rnn-translator --preset cpu
   python -m zoo train rnn-translator --preset tiny --workdir /tmp/rnn
   python -m zoo evaluate workdirs/rnn-translator-cpu
   python -m zoo translate workdirs/rnn-translator-cpu "I like tea."
+  python -m zoo sample workdirs/sagan-cpu --num-images 50 --seed 7
 """
+MAX_METRICS = 20  # lines of metrics in the end-of-run summary
 
 
-def _parse_override(text):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(
-            f"--set takes field=value. Received: {text!r}"
-        )
-    key, value = text.split("=", 1)
-    try:
-        value = json.loads(value)
-    except json.JSONDecodeError:
-        pass  # a plain string
-    return key, value
+def _epilog():
+    names = registry.available()
+    width = max(map(len, names), default=0)
+    models = "\n".join(
+        f"  {name:<{width}}  {registry.SUMMARIES.get(name, '')}"
+        for name in names
+    )
+    return f"models:\n{models}\n\n{EXAMPLES}"
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m zoo",
         description="Train, evaluate and use the keras_attn model zoo.",
-        epilog=EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +54,8 @@ def build_parser():
         "train",
         help="train a model",
         description="Train a zoo model; everything goes to --workdir.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("model", choices=registry.available())
     train.add_argument(
@@ -68,6 +80,12 @@ def build_parser():
         "interrupted run in it is resumed",
     )
     train.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the backup, checkpoints and logs of an earlier run in "
+        "--workdir and start over instead of resuming",
+    )
+    train.add_argument(
         "--init",
         default=None,
         help="work directory of a model to start from (bert-classifier: "
@@ -78,9 +96,10 @@ def build_parser():
         dest="overrides",
         action="append",
         default=[],
-        type=_parse_override,
+        type=parse_override,
         metavar="FIELD=VALUE",
-        help="override one config field, e.g. --set epochs=3 (repeatable)",
+        help="override one config field, e.g. --set epochs=3 (repeatable); "
+        "values are checked against the field's type before anything runs",
     )
     train.add_argument(
         "--mixed-precision",
@@ -132,69 +151,205 @@ def build_parser():
     translate.add_argument(
         "--greedy", action="store_true", help="greedy decoding"
     )
+
+    sample = sub.add_parser(
+        "sample",
+        help="draw a grid of images from a trained SAGAN",
+        description="Write a PNG grid of generated images (a row per class "
+        "when the SAGAN is conditional).",
+    )
+    sample.add_argument("workdir")
+    sample.add_argument(
+        "--num-images",
+        type=int,
+        default=100,
+        help="images in the grid, a multiple of 10. Default: 100",
+    )
+    sample.add_argument(
+        "--seed", type=int, default=1234, help="noise seed. Default: 1234"
+    )
+    sample.add_argument(
+        "--out",
+        default=None,
+        help="PNG path. Default: <workdir>/plots/samples_seed<SEED>.png",
+    )
     return parser
 
 
 def _train(args):
-    from zoo.harness import RunOptions
+    from zoo import harness
 
-    package = registry.get(args.model)
-    if args.preset not in package.PRESETS:
-        raise SystemExit(
-            f"--preset must be one of {sorted(package.PRESETS)}. "
-            f"Received: {args.preset!r}"
+    presets = registry.presets(args.model)
+    if args.preset not in presets:
+        raise UsageError(
+            f"--preset must be one of {', '.join(presets)} for {args.model}. "
+            f"Received: --preset {args.preset}"
         )
-    config = package.PRESETS[args.preset]
     changes = dict(args.overrides)
     if args.data is not None:
         changes["data"] = args.data
     if args.init is not None:
         changes["init"] = args.init
-    fields = {f.name for f in dataclasses.fields(config)}
-    unknown = set(changes) - fields
-    if unknown:
-        raise SystemExit(
-            f"unknown config field(s) {sorted(unknown)} for {args.model}; "
-            f"fields: {sorted(fields)}"
+    config = replace_checked(
+        presets[args.preset], changes, what=f"{args.model} config"
+    )
+    try:
+        options = harness.RunOptions(
+            mixed_precision=args.mixed_precision,
+            jit_compile=args.jit_compile,
+            distribute=args.distribute,
+            seed=args.seed,
+            backup_every=args.backup_every,
+            verbose=0 if args.quiet else 1,
         )
-    config = dataclasses.replace(config, **changes)
-    options = RunOptions(
-        mixed_precision=args.mixed_precision,
-        jit_compile=args.jit_compile,
-        distribute=args.distribute,
-        seed=args.seed,
-        backup_every=args.backup_every,
-        verbose=0 if args.quiet else 1,
+    except ValueError as error:
+        message = str(error).replace("`backup_every`", "--backup-every")
+        raise UsageError(message) from None
+    workdir = pathlib.Path(
+        args.workdir or os.path.join("workdirs", f"{args.model}-{args.preset}")
     )
-    workdir = args.workdir or os.path.join(
-        "workdirs", f"{args.model}-{args.preset}"
-    )
+    if args.restart:
+        config_utils.clear_run(workdir)
+    else:
+        config_utils.check_backup(workdir)
+    package = registry.get(args.model)
+    start = time.perf_counter()
     metrics = package.train(config, workdir, options)
-    print(json.dumps(metrics, indent=2, ensure_ascii=False, default=float))
+    print(summary(args.model, workdir, metrics, time.perf_counter() - start))
     return 0
 
 
+def _numbers(metrics, prefix=""):
+    """`(dotted key, number)` for every number in a nested metrics dict."""
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            yield from _numbers(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield f"{prefix}{key}", value
+
+
+def _metric_lines(metrics):
+    """The numbers of `metrics`, one a line (strings stay in the JSON)."""
+    flat = list(_numbers(metrics))
+    shown = flat[:MAX_METRICS]
+    width = max((len(key) for key, _ in shown), default=0)
+    lines = [
+        f"  {key:<{width}}  {value:.4g}"
+        if isinstance(value, float)
+        else f"  {key:<{width}}  {value}"
+        for key, value in shown
+    ]
+    if len(flat) > MAX_METRICS:
+        lines.append(f"  ... and {len(flat) - MAX_METRICS} more")
+    return lines
+
+
+def _describe(path, workdir):
+    notes = {
+        "config.json": "the config and options of this run",
+        "model.keras": "the trained model",
+        "generator.keras": "the trained generator",
+        "discriminator.keras": "the trained discriminator",
+        "metrics.json": "all metrics",
+        "history.json": "loss and metrics per epoch",
+        "logs": f"TensorBoard: tensorboard --logdir {workdir / 'logs'}",
+    }
+    if path.is_dir():
+        files = sorted(p.name for p in path.iterdir())
+        note = notes.get(path.name)
+        if note is None and path.name == "plots":
+            note = ", ".join(files[:6]) + (" ..." if len(files) > 6 else "")
+        elif note is None:
+            note = f"{len(files)} file(s)"
+        return f"  {path.name + '/':<20} {note}"
+    return f"  {path.name:<20} {notes.get(path.name, '')}".rstrip()
+
+
+def summary(model, workdir, metrics, seconds):
+    """The human end-of-run summary: metrics, examples, what was written."""
+    workdir = pathlib.Path(workdir)
+    lines = [f"\n== {model}: done in {seconds:.0f} s", "metrics:"]
+    lines += _metric_lines(metrics)
+    examples = metrics.get("examples") or []
+    if examples:
+        lines.append("examples:")
+        lines += [f"  {example}" for example in examples[:3]]
+    lines.append(f"written to {workdir.resolve()}:")
+    if workdir.is_dir():
+        lines += [_describe(p, workdir) for p in sorted(workdir.iterdir())]
+    return "\n".join(lines)
+
+
 def _package_of(workdir):
-    from zoo.harness import read_config
+    name = config_utils.read_config(workdir)["model"]
+    if name not in registry.MODELS:
+        raise UsageError(
+            f"`{pathlib.Path(workdir) / 'config.json'}` names an unknown "
+            f"model {name!r}; models: {', '.join(registry.MODELS)}."
+        )
+    config_utils.check_saved_models(workdir)
+    return name, registry.get(name)
 
-    return registry.get(read_config(workdir)["model"])
+
+def _evaluate(args):
+    _, package = _package_of(args.workdir)
+    metrics = package.evaluate(args.workdir)
+    print("\n".join(["metrics:", *_metric_lines(metrics)]))
+    print(f"updated {pathlib.Path(args.workdir) / 'metrics.json'}")
+    return 0
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.command == "train":
-        return _train(args)
-    package = _package_of(args.workdir)
-    if args.command == "evaluate":
-        metrics = package.evaluate(args.workdir)
-        print(json.dumps(metrics, indent=2, ensure_ascii=False, default=float))
-        return 0
+def _translate(args):
+    name, package = _package_of(args.workdir)
     if not hasattr(package, "translate"):
-        print("this model does not translate", file=sys.stderr)
-        return 2
+        raise UsageError(
+            f"`translate` needs a translator's work directory; "
+            f"`{args.workdir}` holds a {name} run."
+        )
     package.translate(
         args.workdir,
         args.sentences,
         beam_size=1 if args.greedy else args.beam_size,
     )
     return 0
+
+
+def _sample(args):
+    name, package = _package_of(args.workdir)
+    if not hasattr(package, "write_sample_grid"):
+        raise UsageError(
+            f"`sample` needs a sagan work directory; `{args.workdir}` holds "
+            f"a {name} run."
+        )
+    if args.num_images < 10 or args.num_images % 10:
+        raise UsageError(
+            "--num-images must be a positive multiple of 10 (a grid row "
+            f"holds 10 images). Received: --num-images {args.num_images}"
+        )
+    path = package.write_sample_grid(
+        args.workdir, args.num_images, seed=args.seed, out=args.out
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "translate": _translate,
+    "sample": _sample,
+}
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status (2 for a user mistake)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or an argparse usage error (2)
+        return stop.code
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"python -m zoo {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -19,7 +19,9 @@ function of the optimizer's step. A run killed mid-epoch restores weights
 and optimizer state from the last backup (every `backup_every` steps), skips
 the batches it had already consumed, finishes the interrupted epoch, then
 continues; an interrupted-and-resumed run ends with the same weights as an
-uninterrupted one (tested).
+uninterrupted one (tested). A backup that cannot be read stops the run
+with a `UsageError` saying to delete it or pass `--restart`
+(`clear_run`).
 """
 
 import dataclasses
@@ -31,6 +33,10 @@ import time
 
 import keras
 import tensorflow as tf
+
+from zoo.config_utils import UsageError
+from zoo.config_utils import corrupt_backup_error
+from zoo.config_utils import read_config
 
 DISTRIBUTE_CHOICES = ("none", "mirrored", "multi-worker")
 PRECISION_CHOICES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -106,8 +112,6 @@ def prepare_workdir(workdir, config, options):
     a resumed run is the same run.
     """
     workdir = pathlib.Path(workdir)
-    for sub in ("checkpoints", "logs", "plots"):
-        (workdir / sub).mkdir(parents=True, exist_ok=True)
     record = {
         "model": config.model_name,
         "config": dataclasses.asdict(config),
@@ -115,25 +119,17 @@ def prepare_workdir(workdir, config, options):
     }
     path = workdir / "config.json"
     if path.exists() and (workdir / "backup").exists():
-        saved = json.loads(path.read_text())
+        saved = read_config(workdir)
         if saved["config"] != record["config"]:
-            raise ValueError(
-                f"`workdir` {str(workdir)!r} holds an interrupted run with a "
-                "different config; use a new work directory or delete it."
+            raise UsageError(
+                f"`{workdir}` holds an interrupted run with a different "
+                "config: use a new --workdir, or pass --restart to delete "
+                "that run's backup and checkpoints and start over."
             )
+    for sub in ("checkpoints", "logs", "plots"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False))
     return workdir
-
-
-def read_config(workdir):
-    """The config.json record of a work directory."""
-    path = pathlib.Path(workdir) / "config.json"
-    if not path.exists():
-        raise ValueError(
-            f"`workdir` has no config.json: is it a zoo work directory? "
-            f"Received: workdir={str(workdir)!r}"
-        )
-    return json.loads(path.read_text())
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
@@ -164,19 +160,27 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
 def _restored_step(model, backup_dir):
     """Load the backup into `model` (if any); return the optimizer step."""
-    weights = pathlib.Path(backup_dir) / "latest.weights.h5"
+    backup_dir = pathlib.Path(backup_dir)
+    weights = backup_dir / "latest.weights.h5"
     if not weights.exists():
         return 0
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     try:
         model.load_weights(weights)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as error:
         # Killed while writing: fall back to the previous backup.
         previous = pathlib.Path(f"{weights}.bkp")
+        unreadable = corrupt_backup_error(backup_dir.parent, weights, error)
         if not previous.exists():
-            raise
-        model.load_weights(previous)
+            raise unreadable from None
+        # Keras loads only `*.weights.h5` names: copy it over, as Keras'
+        # own BackupAndRestore does.
+        shutil.copyfile(previous, weights)
+        try:
+            model.load_weights(weights)
+        except (OSError, ValueError):
+            raise unreadable from None
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 

@@ -1,4 +1,4 @@
-"""The zoo's models: CLI name -> package.
+"""The zoo's models: CLI name -> package, imported only when used.
 
 Every model package has the same skeleton (see zoo/README.md):
 
@@ -10,9 +10,16 @@ Every model package has the same skeleton (see zoo/README.md):
                 `evaluate(workdir) -> metrics`
 
 and exposes `Config`, `PRESETS`, `train`, `evaluate` from its __init__.
+
+Listing the models imports nothing (`python -m zoo --help` stays fast);
+`get(name)` and `presets(name)` import that one model's package,
+TensorFlow included.
 """
 
 import importlib
+import importlib.util
+
+from zoo.config_utils import UsageError
 
 MODELS = {
     "rnn-translator": "zoo.rnn_translator",
@@ -23,27 +30,42 @@ MODELS = {
     "sagan": "zoo.sagan",
 }
 
+SUMMARIES = {  # one line each in `python -m zoo --help`
+    "rnn-translator": "RNN translator: plain, peeky or attention (Tatoeba "
+    "en-ja)",
+    "transformer": "Transformer translator, greedy/beam decoding (Tatoeba "
+    "en-ja)",
+    "bert-mlm": "BERT masked-LM pretraining (Tatoeba English + VADER)",
+    "bert-classifier": "BERT sentiment classifier, --init <bert-mlm "
+    "workdir> (VADER)",
+    "se-resnet": "SE-ResNet image classifier (Fashion-MNIST)",
+    "sagan": "conditional SAGAN (Fashion-MNIST; needs a se-resnet run)",
+}
+
 
 def available():
-    """Names whose package is present in this checkout."""
-    names = []
-    for name, module in MODELS.items():
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name and module.startswith(error.name):
-                continue
-            if error.name == module:
-                continue
-            raise
-        names.append(name)
-    return names
+    """Names whose package is present in this checkout (imports none)."""
+    return [
+        name
+        for name, module in MODELS.items()
+        if importlib.util.find_spec(module) is not None
+    ]
+
+
+def _module(name):
+    if name not in MODELS:
+        raise UsageError(
+            f"`model` must be one of {', '.join(MODELS)}. "
+            f"Received: model={name!r}"
+        )
+    return MODELS[name]
+
+
+def presets(name):
+    """`{preset name: Config}` of a model."""
+    return get(name).PRESETS
 
 
 def get(name):
     """The model package for a CLI name."""
-    if name not in MODELS:
-        raise ValueError(
-            f"`model` must be one of {sorted(MODELS)}. Received: model={name!r}"
-        )
-    return importlib.import_module(MODELS[name])
+    return importlib.import_module(_module(name))

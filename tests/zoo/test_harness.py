@@ -1,5 +1,6 @@
 """The shared harness: exact resume after a kill, mirrored training."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -177,3 +178,63 @@ def test_repeated_stream_element_depends_only_on_its_position():
         np.testing.assert_array_equal(a, b)
     # Passes are in different orders (it really shuffles per pass).
     assert not np.array_equal(first[0], first[5])
+
+
+def _tiny_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    return model
+
+
+def _ones_stream():
+    import tensorflow as tf
+
+    x = tf.ones((4, 3))
+    return tf.data.Dataset.from_tensors((x, tf.zeros((4, 2)))).repeat()
+
+
+def test_unreadable_backup_names_the_backup_and_the_fix(tmp_path):
+    from zoo.config_utils import UsageError
+    from zoo.harness import fit
+
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"not hdf5")
+    (backup / "latest.weights.h5.bkp").write_bytes(b"not hdf5 either")
+    options = RunOptions(verbose=0)
+    with pytest.raises(UsageError) as error:
+        fit(_tiny_model(), _ones_stream(), 2, 1, tmp_path, options)
+    message = str(error.value)
+    assert "latest.weights.h5` are unreadable" in message
+    assert f"delete `{backup}` or pass `--restart`" in message
+
+
+def test_backup_falls_back_to_the_previous_copy(tmp_path):
+    from zoo.harness import fit
+
+    options = RunOptions(verbose=0, backup_every=1)
+    model = _tiny_model()
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(3)
+    model.save_weights(backup / "latest.weights.h5")
+    (backup / "latest.weights.h5").rename(backup / "latest.weights.h5.bkp")
+    (backup / "latest.weights.h5").write_bytes(b"killed mid-write")
+    history, _ = fit(_tiny_model(), _ones_stream(), 2, 2, tmp_path, options)
+    assert len(history["loss"]) == 1  # resumed at step 3: epoch 2 only
+
+
+def test_resuming_with_another_config_suggests_restart(tmp_path):
+    from zoo.config_utils import UsageError
+    from zoo.harness import prepare_workdir
+    from zoo.rnn_translator import PRESETS
+
+    tiny = PRESETS["tiny"]
+    prepare_workdir(tmp_path, tiny, RunOptions())
+    (tmp_path / "backup").mkdir()
+    other = dataclasses.replace(tiny, epochs=tiny.epochs + 1)
+    with pytest.raises(UsageError, match="pass --restart"):
+        prepare_workdir(tmp_path, other, RunOptions())

@@ -252,7 +252,7 @@ def _arm_rate(text):
 
 def main(argv=None):
     from zoo.bert_classifier.config import PRESETS
-    from zoo.cli import _parse_override
+    from zoo.config_utils import parse_override
 
     parser = argparse.ArgumentParser(
         prog="python -m zoo.bert_classifier.ablation",
@@ -278,7 +278,7 @@ def main(argv=None):
         dest="overrides",
         action="append",
         default=[],
-        type=_parse_override,
+        type=parse_override,
         metavar="FIELD=VALUE",
         help="override a classifier config field for every arm",
     )

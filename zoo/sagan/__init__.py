@@ -13,6 +13,7 @@ from zoo.sagan.model import SAGAN
 from zoo.sagan.model import build_networks
 from zoo.sagan.networks import Discriminator
 from zoo.sagan.networks import Generator
+from zoo.sagan.sampling import write_sample_grid
 from zoo.sagan.train import config_from_workdir
 from zoo.sagan.train import evaluate
 from zoo.sagan.train import sample
@@ -35,4 +36,5 @@ __all__ = [
     "inception_style_score",
     "sample",
     "train",
+    "write_sample_grid",
 ]
