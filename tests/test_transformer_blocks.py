@@ -122,6 +122,34 @@ def test_decoder_only_block_cache_and_errors():
         cross.init_cache(B, T)
 
 
+def test_decoder_stack_misused_cache_raises():
+    dec = TransformerDecoder(2, num_heads=2, intermediate_dim=12)
+    dec(X, MEM)
+    cache = dec.init_cache(B, T, MEM)
+    with pytest.raises(ValueError, match="one entry per block"):
+        dec(X[:, :1], cache=cache[:1], cache_index=0)
+    for index in (T, -1):  # == max_length, negative: never clamped
+        with pytest.raises(ValueError, match=f"cache_index={index}"):
+            dec(X[:, :1], cache=cache, cache_index=index)
+    with pytest.raises(ValueError, match="cache_index=2"):  # 3 tokens at 2 of 4
+        dec(X[:, :3], cache=cache, cache_index=2)
+    with pytest.raises(ValueError, match="cache_index"):  # index forgotten
+        dec(X[:, :1], cache=cache)
+
+
+def test_decoder_stack_takes_an_attention_mask():
+    # Hide key 0 from every query: equal to a model that never saw it.
+    dec = TransformerDecoder(2, num_heads=2, intermediate_dim=12)
+    keep = np.ones((B, T, T), bool)
+    keep[:, 1:, 0] = False
+    x2 = X.copy()
+    x2[:, 0] += 10.0  # changes token 0, which the others may not see
+    a = _np(dec(X, MEM, attention_mask=keep))
+    b = _np(dec(x2, MEM, attention_mask=keep))
+    np.testing.assert_allclose(a[:, 1:], b[:, 1:], atol=1e-5)
+    assert not np.allclose(_np(dec(X, MEM))[:, 1:], _np(dec(x2, MEM))[:, 1:])
+
+
 def test_encoder_stack_padding_invariance_and_final_norm():
     enc = TransformerEncoder(
         2, num_heads=2, intermediate_dim=12, norm_first=True
