@@ -98,7 +98,7 @@ def test_fully_masked_row_gives_zeros_and_finite_gradients():
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_low_precision_is_finite_and_close_to_float32(dtype):
+def test_low_precision_is_finite_where_exp_would_overflow(dtype):
     q, k, v = _qkv()
     q = q * 30.0  # logits far beyond float16's exp range
     mask = _mask()
@@ -107,10 +107,39 @@ def test_low_precision_is_finite_and_close_to_float32(dtype):
     assert keras.backend.standardize_dtype(out.dtype) == dtype
     out = _np(ops.cast(out, "float32"))
     w = _np(ops.cast(w, "float32"))
-    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(w))
     assert np.all(w[~mask] == 0.0)
-    ref = _reference(*[_np(ops.cast(x, "float32")) for x in low], mask=mask)[0]
-    np.testing.assert_allclose(out, ref, atol=0.1, rtol=0.05)
+    np.testing.assert_allclose(w.sum(-1)[mask.any(-1)], 1.0, atol=0.02)
+
+
+# Machine epsilon (spacing of numbers in [1, 2)) of the low-precision types.
+EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_matches_float64_reference(dtype):
+    # Unsaturated logits (|q·k|/2 of order 1), so every weight matters and
+    # a missing or doubled 1/sqrt(H) moves the outputs by tens of epsilons.
+    q, k, v = _qkv()
+    mask = _mask()
+    low = [ops.cast(x, dtype) for x in (q, k, v)]
+    out, w = scaled_dot_product_attention(*low, mask=mask, return_weights=True)
+    out = _np(ops.cast(out, "float32"))
+    w = _np(ops.cast(w, "float32"))
+    # Reference on the same (rounded) inputs, so only the computation's
+    # rounding counts: the scaled query, the logits and the weights are
+    # each rounded once (eps/2 relative), and the weighted sum of 5 values
+    # (|v| < 3) adds a few more roundings: 4 eps for outputs of size ~1,
+    # 2 eps for weights in [0, 1].
+    inputs = [_np(ops.cast(x, "float32")) for x in low]
+    ref_out, ref_w = _reference(*inputs, mask=mask)
+    eps = EPSILON[dtype]
+    np.testing.assert_allclose(w, ref_w, rtol=0, atol=2 * eps)
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=4 * eps)
+    # The tolerance is far below the error of a wrong scale.
+    for scale in (1.0, 1.0 / H):  # no 1/sqrt(H), or 1/sqrt(H) applied twice
+        wrong = _reference(*inputs, mask=mask, scale=scale)[0]
+        assert np.abs(wrong - ref_out).max() > 10 * 4 * eps
 
 
 def test_dropout_zeroes_or_rescales_each_weight():

@@ -13,3 +13,20 @@ def sources(language):
 
 def code_cells(notebook):
     return [c.source for c in notebook.cells if c.cell_type == "code"]
+
+
+def stream_text(notebook, name="stdout"):
+    """Everything an executed notebook's code cells printed to `name`."""
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == name
+    )
+
+
+def exercise_check_count(source_path):
+    """How many graded exercises (`checks.run(...)` calls) the py:percent
+    source of a notebook has."""
+    return Path(source_path).read_text(encoding="utf-8").count("checks.run(")

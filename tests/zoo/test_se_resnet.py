@@ -69,31 +69,59 @@ def test_tiny_train_writes_model_and_metrics(tiny_run):
     assert se_resnet.config_from_workdir(workdir) == TINY
 
 
-def test_saved_classifier_reloads_without_custom_objects(tiny_run):
+def _distinct_weights(model):
+    """Give every weight (BatchNorm statistics too) non-default values, so
+    a reload that drops or reorders any of them changes the outputs."""
+    rng = np.random.default_rng(3)
+    model.set_weights(
+        [
+            np.abs(rng.normal(size=w.shape)).astype(w.dtype) + 0.5
+            if "variance" in v.path
+            else (0.3 * rng.normal(size=w.shape)).astype(w.dtype)
+            for w, v in zip(model.get_weights(), model.weights)
+        ]
+    )
+
+
+@pytest.mark.parametrize("use_se", [True, False], ids=["se", "plain"])
+def test_classifier_outputs_survive_save_and_reload(tmp_path, use_se):
+    model = se_resnet.build_classifier(dataclasses.replace(TINY, use_se=use_se))
+    _distinct_weights(model)
+    x = np.random.default_rng(1).normal(size=(2, 32, 32, 1)).astype("float32")
+    before = keras.ops.convert_to_numpy(model(x, training=False))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    block = loaded.get_layer("stage0_block0")
+    expected = (
+        se_resnet.ResidualBlock if not use_se else keras_attn.SEResidualBlock
+    )
+    assert type(block) is expected
+    after = keras.ops.convert_to_numpy(loaded(x, training=False))
+    assert np.abs(before).max() > 1e-2  # outputs that can differ
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+
+
+def test_trained_model_file_holds_the_trained_weights(tiny_run):
+    # model.keras reloads (no custom_objects) to the weights training ended
+    # with: the last epoch's checkpoint, loaded into a freshly built model.
     workdir, metrics = tiny_run
-    model = keras.saving.load_model(workdir / "model.keras")
+    loaded = keras.saving.load_model(workdir / "model.keras")
+    trained = se_resnet.build_classifier(TINY)
+    trained.load_weights(
+        workdir / "checkpoints" / f"epoch_{TINY.epochs:03d}.weights.h5"
+    )
     images, _ = fashion_mnist.synthetic_images(6, seed=5)
     x = fashion_mnist.to_model_input(images)
-    again = keras.saving.load_model(workdir / "model.keras")
-    np.testing.assert_allclose(model(x), again(x), atol=1e-6)
-    assert any(
-        isinstance(layer, keras_attn.SEResidualBlock) for layer in model.layers
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)),
+        keras.ops.convert_to_numpy(trained(x, training=False)),
+        rtol=1e-5,
+        atol=1e-5,
     )
     evaluated = se_resnet.evaluate(workdir)
     assert evaluated["test_accuracy"] == pytest.approx(
         metrics["test_accuracy"], abs=1e-6
     )
-
-
-def test_plain_resnet_saves_and_reloads(tmp_path):
-    model = se_resnet.build_classifier(dataclasses.replace(TINY, use_se=False))
-    x = np.random.default_rng(1).normal(size=(2, 32, 32, 1)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert isinstance(
-        loaded.get_layer("stage0_block0"), se_resnet.ResidualBlock
-    )
-    np.testing.assert_allclose(model(x), loaded(x), atol=1e-6)
 
 
 @pytest.mark.slow

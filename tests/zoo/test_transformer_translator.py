@@ -1,4 +1,5 @@
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -22,7 +23,11 @@ from zoo.transformer_translator.export import InGraphTokenizer
 from zoo.transformer_translator.model import MaskedLabelSmoothingLoss
 from zoo.transformer_translator.model import TransformerSchedule
 from zoo.transformer_translator.model import TransformerTranslator
+from zoo.transformer_translator.model import build
 from zoo.transformer_translator.train import average_checkpoints
+
+# The module (the package re-exports its `train` function under that name).
+train_module = importlib.import_module("zoo.transformer_translator.train")
 
 # The tiny preset with WordPiece (so the export covers subwords), smaller.
 SMALL = dataclasses.replace(
@@ -106,6 +111,40 @@ def test_embeddings_tied_and_shared():
     untied = _model(tie_output=False)
     untied((np.ones((1, 3), "int32"), np.ones((1, 3), "int32")))
     assert untied.output_layer is not None
+
+
+def test_tied_output_uses_the_target_table_when_vocabularies_differ():
+    # Separate vocabularies with tied output (`shared_vocabulary=False,
+    # tie_embeddings=True`): two tables, logits from the *target* one.
+    config = dataclasses.replace(
+        PRESETS["tiny"],
+        shared_vocabulary=False,
+        tie_embeddings=True,
+        max_length=12,
+        model_dim=16,
+        intermediate_dim=24,
+    )
+    keras.utils.set_random_seed(0)
+    model = build(config, 23, 23)
+    assert model.source_embedding is not model.target_embedding
+    assert model.output_layer is None
+    source_table = model.source_embedding.token_embedding.embeddings.numpy()
+    target_table = model.target_embedding.token_embedding.embeddings.numpy()
+    rng = np.random.default_rng(0)
+    source = rng.integers(5, 23, size=(2, 7)).astype("int32")
+    target = rng.integers(5, 23, size=(2, 6)).astype("int32")
+    logits = model((source, target)).numpy()  # (B, T, V)
+    memory, source_mask = model.encode(source)
+    states = model.decoder(  # (B, T, D), the decoder output
+        model.target_embedding(target),
+        memory,
+        mask=target != 0,
+        encoder_outputs_mask=source_mask,
+    ).numpy()
+    np.testing.assert_allclose(
+        logits, states @ target_table.T, rtol=1e-5, atol=1e-5
+    )
+    assert np.abs(logits - states @ source_table.T).max() > 0.1
 
 
 def test_label_smoothing_loss():
@@ -243,10 +282,71 @@ def test_tiny_train_files_and_averaging(trained):
         "epoch_002.weights.h5",
         "epoch_003.weights.h5",
     ]
-    assert isinstance(averaging["used"], bool)
+    assert averaging["used"] == (
+        averaging["validation_greedy_bleu_averaged"]
+        > averaging["validation_greedy_bleu_final"]
+    )
     assert set(metrics["test"]) == {"greedy", "beam3"}
     # It learned something: the dates task is far above chance.
     assert metrics["final_val_masked_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("averaging_wins", [True, False])
+def test_checkpoint_averaging_keeps_the_weights_that_score_higher(
+    tmp_path, monkeypatch, averaging_wins
+):
+    # The validation BLEU is faked: the final weights score 10 and the
+    # averaged ones 20 (averaging must win) or 5 (it must lose). The fake
+    # records the weights it scored, so the test also checks that the two
+    # candidates are the last checkpoint and the checkpoints' mean.
+    config = dataclasses.replace(
+        PRESETS["tiny"],
+        model_dim=16,
+        intermediate_dim=16,
+        max_train_pairs=64,
+        max_eval_pairs=4,
+        epochs=2,
+        average_last=2,
+        beam_size=1,
+    )
+    scores = [10.0, 20.0 if averaging_wins else 5.0]
+    scored = []
+
+    def fake_validation_bleu(translator, pairs, config):
+        scored.append([w.copy() for w in translator.model.get_weights()])
+        return scores[len(scored) - 1]
+
+    monkeypatch.setattr(train_module, "_validation_bleu", fake_validation_bleu)
+    monkeypatch.setattr(train_module.export_lib, "export", lambda *a: None)
+    metrics = train(config, tmp_path, RunOptions(verbose=0))
+
+    averaging = metrics["checkpoint_averaging"]
+    assert averaging["used"] is averaging_wins
+    assert ("test_final" in averaging) is averaging_wins
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    kept = model.get_weights()
+    checkpoints = []
+    for name in averaging["checkpoints"]:
+        model.load_weights(tmp_path / "checkpoints" / name)
+        checkpoints.append(model.get_weights())
+    last = checkpoints[-1]
+    mean = [
+        (a.astype("float64") + b) / 2
+        if np.issubdtype(b.dtype, np.floating)
+        else b
+        for a, b in zip(*checkpoints)
+    ]
+    assert len(scored) == 2
+    for got, want in zip(scored[0], last):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(scored[1], mean):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # The candidates differ by far more than the tolerance below (1e-6),
+    # so keeping the wrong one is visible.
+    assert max(np.abs(m - w).max() for m, w in zip(mean, last)) > 1e-4
+    expected = mean if averaging_wins else last
+    for got, want in zip(kept, expected):
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 def test_cached_decoding_gives_the_tokens_of_uncached(trained):
