@@ -14,6 +14,7 @@ a training step (3x forward) and is compared with the measured float32
 matmul peak of this machine.
 
 Run:  python bench/encoder_throughput.py [--dims 128 256 512] [--out FILE]
+      [--impls keras_attn keras_mha]  (bench/compare_release.py uses this)
 """
 
 import argparse
@@ -108,10 +109,12 @@ def matmul_peak_gflops(n=2048, repeats=5):
     return 2 * n**3 / best / 1e9
 
 
-def run(dims, length, batch, layers, steps, repeats, jit_modes):
+KINDS = ("keras_attn", "keras_hub", "keras_mha")
+
+
+def run(dims, length, batch, layers, steps, repeats, jit_modes, kinds=KINDS):
     peak = matmul_peak_gflops()
     rows = []
-    kinds = ["keras_attn", "keras_hub", "keras_mha"]
     rng = np.random.default_rng(0)
     for d in dims:
         heads, ff = max(1, d // 64), 4 * d
@@ -139,7 +142,11 @@ def run(dims, length, batch, layers, steps, repeats, jit_modes):
                     float(np.asarray(loss))
                     dt = time.perf_counter() - t
                     samples[k].append(steps * batch * length / dt)
-            hub = statistics.median(samples["keras_hub"])
+            hub = (
+                statistics.median(samples["keras_hub"])
+                if "keras_hub" in samples
+                else float("nan")
+            )
             for k in kinds:
                 tps = statistics.median(samples[k])
                 row = {
@@ -169,6 +176,9 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    parser.add_argument(
+        "--impls", nargs="+", choices=KINDS, default=list(KINDS)
+    )
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     jit_modes = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
@@ -180,8 +190,10 @@ def main():
         args.steps,
         args.repeats,
         jit_modes,
+        args.impls,
     )
     machine = {
+        "keras_attn": os.path.dirname(keras_attn.__file__),
         "platform": platform.platform(),
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
