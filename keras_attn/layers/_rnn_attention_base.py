@@ -12,6 +12,7 @@ from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops.attention import attend
 from keras_attn.ops.masks import check_mask
+from keras_attn.ops.masks import lift_mask
 from keras_attn.ops.masks import merge_masks
 
 
@@ -77,9 +78,9 @@ class RNNAttentionBase(FlagDependentOutputs, keras.layers.Layer):
             if attention_mask is not None and len(attention_mask.shape) == 2:
                 attention_mask = ops.expand_dims(attention_mask, 1)  # (B,1,S)
         if query_mask is not None:
-            query_mask = ops.expand_dims(check_mask(query_mask), -1)  # (B,T,1)
+            query_mask = lift_mask(check_mask(query_mask), 3, "query")
         if value_mask is not None:
-            value_mask = ops.expand_dims(check_mask(value_mask), 1)  # (B,1,S)
+            value_mask = lift_mask(check_mask(value_mask), 3, "key")
         # A fully masked query row gets zero weights and a zero context.
         mask = merge_masks(
             query_mask,

@@ -12,6 +12,7 @@ from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops import causal_mask
+from keras_attn.ops import lift_mask
 from keras_attn.ops import merge_masks
 from keras_attn.ops import scaled_dot_product_attention
 from keras_attn.ops import sliding_window_mask
@@ -622,10 +623,8 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                     f" Received: {name}.shape={tuple(m.shape)}"
                 )
             m = check_layer_mask(name, m, (q_shape[0], length))
-            if name == "query_mask":
-                masks.append(m[:, None, :, None])  # (B, 1, T, 1)
-            else:
-                masks.append(m[:, None, None, :])  # (B, 1, 1, S)
+            axis = "query" if name == "query_mask" else "key"
+            masks.append(lift_mask(m, 4, axis))  # (B, 1, T, 1) / (B, 1, 1, S)
         if attention_mask is not None:
             masks.append(self._attention_mask(attention_mask, query, value))
         return merge_masks(*masks)

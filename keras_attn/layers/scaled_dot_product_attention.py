@@ -4,16 +4,9 @@ from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_float
 from keras_attn.layers._validation import check_rate
 from keras_attn.ops import causal_mask
+from keras_attn.ops import lift_mask
 from keras_attn.ops import merge_masks
 from keras_attn.ops import scaled_dot_product_attention
-
-
-def _lift(mask, rank, query_axis):
-    """Lift a `(B, L)` sequence mask to broadcast against `(B, ..., T, S)`."""
-    mask = keras.ops.expand_dims(mask, -1 if query_axis else -2)
-    for _ in range(rank - 3):
-        mask = keras.ops.expand_dims(mask, 1)
-    return mask
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -85,10 +78,10 @@ class ScaledDotProductAttention(FlagDependentOutputs, keras.layers.Layer):
         masks = [attention_mask]
         if query_mask is not None:
             # (B, T) -> (B, 1, ..., T, 1)
-            masks.append(_lift(query_mask, rank, query_axis=True))
+            masks.append(lift_mask(query_mask, rank, "query"))
         if value_mask is not None:
             # (B, S) -> (B, 1, ..., 1, S)
-            masks.append(_lift(value_mask, rank, query_axis=False))
+            masks.append(lift_mask(value_mask, rank, "key"))
         if use_causal_mask:
             masks.append(
                 causal_mask(

@@ -124,6 +124,29 @@ def padding_mask(token_ids, pad_id=0):
     return ops.expand_dims(keep, -2)  # (B, 1, S)
 
 
+def lift_mask(mask, rank, axis):
+    """A `(B, L)` sequence mask lifted to broadcast against `(B, ..., T, S)`.
+
+    The one place a per-position mask becomes a logits mask: a query mask
+    (`axis="query"`, L = T) becomes `(B, 1, ..., T, 1)`, a key/value mask
+    (`axis="key"`, L = S) becomes `(B, 1, ..., 1, S)`, with `rank` axes in
+    all (3 for `(B, T, S)` logits, 4 for multi-head `(B, N, T, S)`).
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(lift_mask(np.ones((2, 5), bool), 4, "key").shape)
+    (2, 1, 1, 5)
+    """
+    if axis not in ("query", "key"):
+        raise ValueError(
+            f'`axis` must be "query" or "key". Received: axis={axis!r}'
+        )
+    mask = ops.expand_dims(mask, -1 if axis == "query" else -2)  # (B, ., .)
+    for _ in range(rank - 3):
+        mask = ops.expand_dims(mask, 1)  # (B, 1, ..., T|1, S|1)
+    return mask
+
+
 def check_mask(mask, name="mask"):
     """Raise `ValueError` unless `mask` is None or boolean; return it."""
     if mask is None:
