@@ -150,6 +150,20 @@ def test_decoder_stack_takes_an_attention_mask():
     assert not np.allclose(_np(dec(X, MEM))[:, 1:], _np(dec(x2, MEM))[:, 1:])
 
 
+def test_encoder_stack_returns_each_blocks_scores():
+    enc = TransformerEncoder(2, num_heads=2, intermediate_dim=12)
+    out, scores = enc(X, mask=X_MASK, return_attention_scores=True)
+    np.testing.assert_allclose(_np(out), _np(enc(X, mask=X_MASK)), atol=1e-6)
+    assert len(scores) == 2
+    # Block i's weights are those of block i applied to its own input.
+    h = X
+    for block, weights in zip(enc.blocks, scores):
+        h, expected = block(h, mask=X_MASK, return_attention_scores=True)
+        np.testing.assert_allclose(_np(weights), _np(expected), atol=1e-6)
+    assert np.all(_np(scores[1])[0, :, :, 3] == 0.0)  # padded key
+    assert not np.allclose(_np(scores[0]), _np(scores[1]))
+
+
 def test_encoder_stack_padding_invariance_and_final_norm():
     enc = TransformerEncoder(
         2, num_heads=2, intermediate_dim=12, norm_first=True

@@ -74,10 +74,12 @@ class TransformerEncoder(_Stack):
 
     Call arguments:
         inputs: `(B, T, D)`; mask: boolean `(B, T)`; attention_mask:
-        boolean `(B, T, T)`; training.
+        boolean `(B, T, T)`; return_attention_scores: also return each
+        block's weights; training.
 
     Returns:
-        `(B, T, D)`.
+        `(B, T, D)`; with `return_attention_scores`, also a list of
+        `num_layers` weights `(B, N, T, T)`, first block first.
 
     Example:
     >>> import numpy as np
@@ -98,12 +100,29 @@ class TransformerEncoder(_Stack):
         if self.final_layer_norm is not None:
             self.final_layer_norm.build(inputs_shape)
 
-    def call(self, inputs, mask=None, attention_mask=None, training=None):
+    def call(
+        self,
+        inputs,
+        mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
         x = inputs
+        scores = []
         for block in self.blocks:
             x = block(
-                x, mask=mask, attention_mask=attention_mask, training=training
+                x,
+                mask=mask,
+                attention_mask=attention_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
             )
+            if return_attention_scores:
+                x, weights = x  # (B, T, D), (B, N, T, T)
+                scores.append(weights)
+        if return_attention_scores:
+            return self._finish(x), scores
         return self._finish(x)
 
 

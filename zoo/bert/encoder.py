@@ -7,7 +7,8 @@
 
 Built from `keras_attn.TokenAndPositionEmbedding` (learned positions; its
 `reverse=True` call gives the tied MLM logits) and
-`keras_attn.TransformerEncoderBlock`.
+`keras_attn.TransformerEncoder` (a stack of post-norm
+`keras_attn.TransformerEncoderBlock`s).
 
 Reference: Devlin et al., "BERT: Pre-training of Deep Bidirectional
 Transformers for Language Understanding", NAACL 2019.
@@ -158,20 +159,18 @@ class BertEncoder(keras.layers.Layer):
         self.embeddings_dropout = keras.layers.Dropout(
             dropout, dtype=self.dtype_policy, name="embeddings_dropout"
         )
-        self.transformer_layers = [
-            keras_attn.TransformerEncoderBlock(
-                num_heads,
-                intermediate_dim,
-                dropout=dropout,
-                activation="gelu",
-                norm_first=False,
-                layer_norm_epsilon=layer_norm_epsilon,
-                kernel_initializer=clone_initializer(kernel_initializer),
-                dtype=self.dtype_policy,
-                name=f"transformer_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
+        self.encoder = keras_attn.TransformerEncoder(
+            num_layers,
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation="gelu",
+            norm_first=False,
+            layer_norm_epsilon=layer_norm_epsilon,
+            kernel_initializer=clone_initializer(kernel_initializer),
+            dtype=self.dtype_policy,
+            name="encoder",
+        )
         self.pooler_dense = keras.layers.Dense(
             hidden_dim,
             activation="tanh",
@@ -186,8 +185,7 @@ class BertEncoder(keras.layers.Layer):
         self.token_and_position_embedding.build(ids_shape)
         self.segment_embedding.build(ids_shape)
         self.embeddings_layer_norm.build(hidden_shape)
-        for block in self.transformer_layers:
-            block.build(hidden_shape)
+        self.encoder.build(hidden_shape)
         self.pooler_dense.build((ids_shape[0], self.hidden_dim))
 
     @property
@@ -203,17 +201,14 @@ class BertEncoder(keras.layers.Layer):
         x = x + self.segment_embedding(segment_ids)  # (B, T, D)
         x = self.embeddings_layer_norm(x)
         x = self.embeddings_dropout(x, training=training)
-        scores = []
-        for block in self.transformer_layers:
-            x = block(
-                x,
-                mask=padding_mask,
-                return_attention_scores=return_attention_scores,
-                training=training,
-            )
-            if return_attention_scores:
-                x, weights = x  # (B, T, D), (B, N, T, T)
-                scores.append(weights)
+        x = self.encoder(
+            x,
+            mask=padding_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+        )
+        if return_attention_scores:
+            x, scores = x  # (B, T, D), num_layers × (B, N, T, T)
         outputs = {
             "sequence_output": x,  # (B, T, D)
             "pooled_output": self.pooler_dense(x[:, 0, :]),  # (B, D)
