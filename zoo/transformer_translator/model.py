@@ -16,7 +16,6 @@ position and runs every layer on it alone.
 
 import keras
 from keras import ops
-from keras.src.backend.common.masking import set_keras_mask
 
 import keras_attn
 from zoo.metrics import MaskedAccuracy
@@ -273,13 +272,14 @@ class MaskedLabelSmoothingLoss(keras.losses.Loss):
             loss = (1.0 - self.label_smoothing) * nll + (
                 self.label_smoothing * smooth
             )
-        valid = ops.not_equal(labels, self.pad_id)
-        loss = ops.where(valid, loss, 0.0)
-        # As Keras' own `ignore_class` does: the returned mask makes the
-        # reduction a mean over the valid tokens (and keeps the scaling
-        # for tf.distribute).
-        set_keras_mask(loss, valid)
-        return loss
+        valid = ops.cast(ops.not_equal(labels, self.pad_id), "float32")
+        # A mean over the valid tokens under the default
+        # "sum_over_batch_size" reduction (which divides by all B*T): the
+        # same rescaling Keras applies for its own `ignore_class` mask.
+        rescale = ops.cast(ops.size(valid), "float32") / ops.maximum(
+            ops.sum(valid), 1.0
+        )
+        return loss * valid * rescale
 
     def get_config(self):
         config = super().get_config()
