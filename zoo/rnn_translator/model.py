@@ -27,6 +27,7 @@ import keras
 from keras import ops
 
 import keras_attn
+from zoo.metrics import MaskedAccuracy
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -199,18 +200,6 @@ def masked_loss():
     )
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-def masked_accuracy(y_true, y_pred):
-    """Token accuracy over non-padding positions of the batch."""
-    y_true = ops.cast(y_true, "int32")
-    mask = ops.cast(ops.not_equal(y_true, 0), "float32")
-    hits = ops.cast(
-        ops.equal(ops.cast(ops.argmax(y_pred, -1), "int32"), y_true),
-        "float32",
-    )
-    return ops.sum(hits * mask) / ops.maximum(ops.sum(mask), 1.0)
-
-
 def build(config, source_vocabulary_size, target_vocabulary_size):
     """A compiled, built `RNNTranslator` for `config`."""
     model = RNNTranslator(
@@ -234,7 +223,7 @@ def compile_model(model, config, jit_compile=False):
             config.learning_rate, clipnorm=config.clipnorm
         ),
         loss=masked_loss(),
-        metrics=[masked_accuracy],
+        metrics=[MaskedAccuracy()],
         jit_compile=jit_compile,
     )
     return model
