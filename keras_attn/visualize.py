@@ -4,11 +4,16 @@ Figures are built with the object API (`matplotlib.figure.Figure`), never
 `pyplot`, so nothing touches global state or needs a display; save them with
 `fig.savefig(path)`. matplotlib is imported lazily (the `viz` extra).
 
-Token labels may be Japanese: when a font with CJK glyphs is installed
-(Noto Sans CJK, IPAexGothic, ...), it is used for the labels; otherwise the
-default font is kept and missing glyphs render as boxes, without error.
+Token labels may be Japanese: a font with CJK glyphs is used for the labels,
+either one installed on the system (Noto Sans CJK, IPAexGothic, ...) or the
+IPAexGothic that the `matplotlib-fontja` package ships (installed with the
+`viz` and `zoo` extras; only its font file is registered, matplotlib's
+global settings are left alone). Without either, the default font is kept
+and missing glyphs render as boxes, without error.
 """
 
+import importlib.util
+import os
 import warnings
 
 import numpy as np
@@ -45,8 +50,26 @@ def find_cjk_font(available=None):
         from matplotlib import font_manager
 
         available = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((n for n in CJK_FONTS if n in available), None)
+        return found or _register_bundled_font(font_manager)
     available = set(available)
     return next((name for name in CJK_FONTS if name in available), None)
+
+
+def _register_bundled_font(font_manager):
+    """Add the IPAexGothic file of `matplotlib-fontja`; its family or None.
+
+    Only the font file is registered: importing the package would change
+    matplotlib's global `font.family`.
+    """
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    if spec is None or spec.origin is None:
+        return None
+    path = os.path.join(os.path.dirname(spec.origin), "fonts", "ipaexg.ttf")
+    if not os.path.exists(path):
+        return None
+    font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
 
 
 def _label_font():

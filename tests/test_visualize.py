@@ -103,3 +103,24 @@ def test_bad_arguments():
         visualize.plot_sagan_attention(
             np.zeros((4, 6)), _weights(24, 5), (0, 0)
         )
+
+
+def test_japanese_labels_render_with_a_font_that_has_their_glyphs(tmp_path):
+    """Not tofu: the font matplotlib resolves for the labels has the glyphs,
+    and drawing warns about no missing glyph (the font comes with the
+    `viz`/`zoo` extras, not from the system)."""
+    import warnings
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    query = ["猫", "が", "座った"]
+    fig = visualize.plot_attention(_weights(3, 5), query, list("abcde"))
+    label = fig.axes[0].get_yticklabels()[0]
+    path = font_manager.findfont(label.get_fontproperties())
+    font = FT2Font(path)
+    for char in "猫が座った":
+        assert font.get_char_index(ord(char)) != 0, (char, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "Glyph ... missing" would raise
+        fig.savefig(tmp_path / "ja.png")
