@@ -20,6 +20,8 @@ from zoo import registry  # noqa: E402
 from zoo.config_utils import UsageError  # noqa: E402
 from zoo.config_utils import parse_override  # noqa: E402
 from zoo.config_utils import replace_checked  # noqa: E402
+from zoo.startup import quiet_start  # noqa: E402
+from zoo.startup import start_tensorflow  # noqa: E402
 
 EXAMPLES = """examples:
   python -m zoo train rnn-translator --preset cpu
@@ -177,9 +179,11 @@ def build_parser():
 
 
 def _train(args):
-    from zoo import harness
+    with quiet_start():  # imports the model package, TensorFlow included
+        from zoo import harness
 
-    presets = registry.presets(args.model)
+        presets = registry.presets(args.model)
+        start_tensorflow()
     if args.preset not in presets:
         raise UsageError(
             f"--preset must be one of {', '.join(presets)} for {args.model}. "
@@ -288,7 +292,10 @@ def _package_of(workdir):
             f"model {name!r}; models: {', '.join(registry.MODELS)}."
         )
     config_utils.check_saved_models(workdir)
-    return name, registry.get(name)
+    with quiet_start():  # imports the model package, TensorFlow included
+        package = registry.get(name)
+        start_tensorflow()
+    return name, package
 
 
 def _evaluate(args):
