@@ -4,6 +4,9 @@
 `replace_checked(config, changes)` applies such changes to a frozen config
 dataclass after checking each value against the field's type, so that a bad
 value (`--set epochs=three`) stops the run before any work starts.
+`check_fields(config, ...)`, called by every zoo config's `__post_init__`,
+applies the same type rules (and the config's range rules) to a config
+built in Python, so a bad value fails the same way from both.
 `read_config`, `check_saved_models` and `check_backup` check a work
 directory (see `zoo.harness`) before a command loads anything from it;
 `clear_run` is `train --restart`.
@@ -99,6 +102,78 @@ def _coerce(annotation, value):
             return tuple(_coerce(items[0], item) for item in value)
         return tuple(value)
     return value  # an annotation this helper does not know: unchecked
+
+
+def _check_range(name, value, annotation, rule):
+    if value is None:
+        return  # an optional field left unset
+    integer = annotation is int or int in typing.get_args(annotation)
+    kind = "integer" if integer else "number"
+    if rule == "positive" and not value > 0:
+        what = f"a positive {kind}"
+    elif rule == "non_negative" and not value >= 0:
+        what = f"a non-negative {kind}"
+    elif rule == "fraction" and not 0 <= value < 1:
+        what = "a number in [0, 1)"
+    else:
+        return
+    raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
+
+
+def check_fields(
+    config, *, positive=(), non_negative=(), fractions=(), choices=None
+):
+    """Validate a config dataclass in its `__post_init__`: types, ranges.
+
+    Types come from the dataclass annotations and follow the rules
+    `replace_checked` applies at the CLI: a bool is rejected for an int or
+    float field, an int is accepted for a float field, a list for a tuple
+    field (each item checked for `tuple[int, ...]`), None only for an
+    optional field. The accepted value is stored converted (also on a
+    frozen dataclass), so a config read back from config.json gets its
+    tuples back. Then each field named in `positive` must be > 0, in
+    `non_negative` >= 0, in `fractions` in [0, 1), and `choices` maps a
+    field to its allowed values; None passes the range checks. Checks that
+    relate two fields stay in the config's `__post_init__`.
+
+    Args:
+        config: a dataclass instance (`self` in `__post_init__`).
+        positive, non_negative, fractions: field names.
+        choices: `{field: allowed values}`.
+
+    Raises:
+        ValueError: names the field and echoes the value
+            (`` `epochs` must be a positive integer. Received: epochs=0 ``).
+    """
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        if not field.init or field.name not in hints:
+            continue
+        annotation, value = hints[field.name], getattr(config, field.name)
+        try:
+            checked = _coerce(annotation, value)
+        except TypeError:
+            raise ValueError(
+                f"`{field.name}` takes a value of type "
+                f"{_type_name(annotation)}. Received: {field.name}={value!r}"
+            ) from None
+        if checked is not value:
+            object.__setattr__(config, field.name, checked)
+    for rule, names in (
+        ("positive", positive),
+        ("non_negative", non_negative),
+        ("fraction", fractions),
+    ):
+        for name in names:
+            value = getattr(config, name)
+            _check_range(name, value, hints[name], rule)
+    for name, allowed in (choices or {}).items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ValueError(
+                f"`{name}` must be one of {list(allowed)}. "
+                f"Received: {name}={value!r}"
+            )
 
 
 def replace_checked(config, changes, what="--set"):

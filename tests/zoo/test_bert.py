@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from zoo import bert_classifier
 from zoo import bert_mlm
-from zoo.bert import data
+from zoo.bert import streams
 from zoo.bert.encoder import BertEncoder
 from zoo.bert.masking import mask_batch
 from zoo.bert.model import BertClassifier
@@ -24,6 +24,7 @@ from zoo.bert.tokenizer import BertTokenizer
 from zoo.cli import main as cli_main
 from zoo.data import DataUnavailableError
 from zoo.data import vader
+from zoo.data.pretraining_corpus import pretraining_texts
 
 # The modules (each package re-exports its `train` function as `train`).
 bert_classifier_train = importlib.import_module("zoo.bert_classifier.train")
@@ -142,11 +143,11 @@ def test_pretraining_stream_is_exactly_resumable_and_remasks_each_pass():
     config = dataclasses.replace(config, batch_size=8, max_length=24)
     ids = _rows(8, 24, seed=1)  # one batch per pass
     segments = np.zeros_like(ids)
-    stream, steps = data.pretraining_stream(config, ids, segments, 1000, 7)
+    stream, steps = streams.pretraining_stream(config, ids, segments, 1000, 7)
     assert steps == 1
     first = list(stream.take(3))
     again = list(
-        data.pretraining_stream(config, ids, segments, 1000, 7)[0].take(3)
+        streams.pretraining_stream(config, ids, segments, 1000, 7)[0].take(3)
     )
     resumed = next(iter(stream.skip(2)))
     for x, y in zip(tf.nest.flatten(first), tf.nest.flatten(again)):
@@ -161,7 +162,7 @@ def test_pretraining_stream_is_exactly_resumable_and_remasks_each_pass():
 
 def test_pretraining_corpus_never_holds_evaluation_snippets():
     try:
-        train, held_out = data.pretraining_texts(
+        train, held_out = pretraining_texts(
             max_tatoeba=300, review_repeats=2, validation_texts=50
         )
         movies = vader.load_movie_snippets()
@@ -179,7 +180,7 @@ def test_pretraining_corpus_never_holds_evaluation_snippets():
 def test_pack_builds_two_segment_rows():
     # Budget 9 - 3 = 6 ids: three sentences fill the first row (A = the
     # first two, B = the third); the long one is truncated into its own.
-    ids, segments = data.pack([[5, 6], [7], [8, 9, 10], [11] * 20], 9)
+    ids, segments = streams.pack([[5, 6], [7], [8, 9, 10], [11] * 20], 9)
     np.testing.assert_array_equal(
         ids,
         [
@@ -306,6 +307,13 @@ def test_bad_config_values_name_the_field():
         bert_mlm.Config(kernel_initializer="nope")
     with pytest.raises(ValueError, match="workdir"):
         bert_classifier.resolve(bert_classifier.Config(init="/nonexistent"))
+    # Types, through the shared check (`zoo.config_utils.check_fields`):
+    # the same rules as `--set` on the command line.
+    with pytest.raises(ValueError, match="epochs=True"):
+        bert_mlm.Config(epochs=True)  # a bool is not an int
+    with pytest.raises(ValueError, match="type float. Received: dropout='0'"):
+        bert_classifier.Config(dropout="0")
+    assert bert_mlm.Config(learning_rate=1).learning_rate == 1.0
 
 
 @pytest.fixture(scope="module")
@@ -412,7 +420,7 @@ def test_tiny_pretrain_then_fine_tune_through_the_cli(pretrained, tmp_path):
     config = bert_classifier_train.config_from_workdir(workdir)
     tokenizer = BertTokenizer.load(workdir)
     test = bert_classifier_train.load_splits(config).test
-    rows = data.encode_snippets(
+    rows = streams.encode_snippets(
         tokenizer, [text for text, _ in test], config.max_length
     )
     model = keras.saving.load_model(workdir / "model.keras")
@@ -433,9 +441,9 @@ def test_tiny_pretrain_then_fine_tune_through_the_cli(pretrained, tmp_path):
 
 
 def test_ablation_gain_interval_and_verdict():
-    from zoo.bert_classifier.ablation import markdown
-    from zoo.bert_classifier.ablation import paired_gain
-    from zoo.bert_classifier.ablation import summarize
+    from zoo.experiments.bert_ablation import markdown
+    from zoo.experiments.bert_ablation import paired_gain
+    from zoo.experiments.bert_ablation import summarize
 
     # Gains 1, 2, 3: mean 2, std 1; t(0.975, 2 dof) = 4.3027.
     gain = paired_gain([1.0, 2.0, 3.0])

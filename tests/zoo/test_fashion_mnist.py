@@ -1,4 +1,4 @@
-"""Tests of `zoo.fashion_mnist`: IDX parsing, sources, checks, inputs."""
+"""Tests of `zoo.data.fashion_mnist`: IDX parsing, sources, checks, inputs."""
 
 import gzip
 import hashlib
@@ -6,8 +6,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from zoo import fashion_mnist
 from zoo.data import DataUnavailableError
+from zoo.data import fashion_mnist
 
 
 def _idx(array):
@@ -61,7 +61,7 @@ def test_read_idx_rejects_bad_magic_and_truncation():
         fashion_mnist.read_idx(data[:-1])
 
 
-def test_loads_debian_files_and_fills_the_cache(sources):
+def test_loads_debian_files_and_fills_the_cache(sources, capsys):
     tmp_path, arrays = sources
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_fashion_mnist(
         data_dir=tmp_path / "cache",
@@ -76,6 +76,9 @@ def test_loads_debian_files_and_fills_the_cache(sources):
         p.name for p in (tmp_path / "cache/fashion-mnist").iterdir()
     )
     assert cached == sorted(n for n, _ in fashion_mnist.FILES.values())
+    err = capsys.readouterr().err  # says where from, and that it verified
+    assert f"reading Fashion-MNIST from {tmp_path / 'debian'}" in err
+    assert f"sha256 verified; cached in {tmp_path / 'cache'}" in err
     # Second load reads the cache (the Debian dir is gone).
     again = fashion_mnist.load_fashion_mnist(
         tmp_path / "cache", download=False, debian_dir=tmp_path / "missing"
@@ -117,6 +120,21 @@ def test_synthetic_images_are_balanced_and_deterministic():
     assert images.shape == (50, 28, 28) and images.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(labels), [5] * 10)
     np.testing.assert_array_equal(images, again)
+
+
+def test_model_inputs_and_a_fixed_held_out_split():
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.model_inputs(
+        "synthetic"
+    )
+    assert x_train.shape == (600, 32, 32, 1) and x_test.shape[0] == 200
+    assert y_train.dtype == np.int32 and x_train.dtype == np.float32
+    kept, held = fashion_mnist.hold_out((x_train, y_train), 100, 450)
+    assert len(kept[0]) == 450 and len(held[0]) == 100
+    again, _ = fashion_mnist.hold_out((x_train, y_train), 100)
+    np.testing.assert_array_equal(again[1][:450], kept[1])  # a prefix
+    # Kept and held-out images are distinct examples of the train split.
+    rows = {x.tobytes() for x in kept[0]}
+    assert not rows & {x.tobytes() for x in held[0]}
 
 
 def test_unknown_data_name_raises():

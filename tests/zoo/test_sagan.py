@@ -1,18 +1,20 @@
 """Tests of the sagan zoo model: spectral-norm steps, EMA, scores, e2e."""
 
 import dataclasses
+import json
 
 import keras
 import numpy as np
 import pytest
 
-from zoo import fashion_mnist
+from zoo import metrics
 from zoo import sagan
 from zoo import se_resnet
+from zoo.data import fashion_mnist
 from zoo.harness import RunOptions
-from zoo.sagan import data
-from zoo.sagan import metrics
-from zoo.sagan.train import attention_at_image_resolution
+from zoo.sagan.sampling import attention_at_image_resolution
+from zoo.sagan.train import feature_scorer
+from zoo.sagan.train import train_stream
 
 TINY = dataclasses.replace(sagan.PRESETS["tiny"], ema_decay=0.5)
 
@@ -76,7 +78,7 @@ def feature_net(tmp_path_factory):
 
 
 def test_fid_style_score_zero_on_identical_sets_and_grows(feature_net):
-    scorer = metrics.FeatureScorer(metrics.load_feature_net(feature_net))
+    scorer = feature_scorer(feature_net)
     images, _ = fashion_mnist.synthetic_images(64, seed=2)
     x = fashion_mnist.to_model_input(images)
     assert scorer.fid_style(x, x.copy()) == pytest.approx(0.0, abs=1e-6)
@@ -92,6 +94,23 @@ def test_missing_feature_net_names_the_train_command(tmp_path):
 
 
 # Networks ------------------------------------------------------------------
+
+
+def test_config_checks_types_and_ranges_from_python():
+    # The shared `check_fields`: the same rules as `--set` at the CLI.
+    with pytest.raises(ValueError, match="beta_2=1.0"):
+        sagan.Config(beta_2=1.0)  # Adam's beta must be in [0, 1)
+    with pytest.raises(ValueError, match="ema_decay=0"):
+        sagan.Config(ema_decay=0)
+    with pytest.raises(ValueError, match="type bool. Received: conditional=1"):
+        sagan.Config(conditional=1)
+    with pytest.raises(ValueError, match="generator_channels=\\(16,\\)"):
+        sagan.Config(generator_channels=[16])
+    assert sagan.Config(ema_decay=None).ema_decay is None
+    # A config read back from config.json (tuples become lists) is equal.
+    record = json.loads(json.dumps(dataclasses.asdict(TINY)))
+    assert record["generator_channels"] == [16, 8, 8, 4]
+    assert sagan.Config(**record) == TINY
 
 
 def test_bad_attention_resolution_names_the_argument():
@@ -161,8 +180,8 @@ def one_step():
         keras.optimizers.Adam(1e-2, beta_1=0.0, beta_2=0.9),
         run_eagerly=True,
     )
-    train, _ = data.load_images(config)
-    stream = data.train_stream(train, config)
+    train, _ = fashion_mnist.model_inputs(config.data)
+    stream = train_stream(train, config)
     nets = (generator, discriminator, model.generator_ema)
     before = [_snapshot(net) for net in nets]
     model.fit(stream, steps_per_epoch=1, epochs=1, verbose=0)
@@ -222,9 +241,9 @@ def test_tiny_train_then_sample(tmp_path, feature_net):
     # recomputed here with SciPy's sqrtm and a NumPy Inception-style score.
     linalg = pytest.importorskip("scipy.linalg")
     generator = keras.saving.load_model(tmp_path / "generator.keras")
-    scorer = metrics.FeatureScorer(metrics.load_feature_net(feature_net))
+    scorer = feature_scorer(feature_net)
     fakes, _ = sagan.sample(generator, config.eval_samples)
-    train_split, test_split = data.load_images(config)
+    train_split, test_split = fashion_mnist.model_inputs(config.data)
     real = test_split[0][: config.eval_samples]
 
     def frechet(features_1, features_2):

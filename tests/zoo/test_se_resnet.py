@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import keras_attn
-from zoo import fashion_mnist
 from zoo import se_resnet
+from zoo.data import fashion_mnist
 from zoo.harness import RunOptions
 
 TINY = se_resnet.PRESETS["tiny"]
@@ -50,6 +50,20 @@ def test_classifier_shapes_and_se_counts():
     # Two stages with one block each: 8 and 16 channels, ratio 4.
     se_params = sum((c * (c // 4) + c // 4) + (c // 4 * c + c) for c in (8, 16))
     assert with_se.count_params() - without.count_params() == se_params
+
+
+def test_config_checks_types_and_ranges_from_python():
+    # The shared `check_fields`: the same rules as `--set` at the CLI.
+    with pytest.raises(ValueError, match="epochs=True"):
+        se_resnet.Config(epochs=True)
+    with pytest.raises(ValueError, match="ratio=0"):
+        se_resnet.Config(ratio=0)
+    with pytest.raises(ValueError, match="data='cifar10'"):
+        se_resnet.Config(data="cifar10")
+    with pytest.raises(ValueError, match="filters=\\(8, 0\\)"):
+        se_resnet.Config(filters=[8, 0])
+    assert se_resnet.Config(filters=[8, 16]).filters == (8, 16)
+    assert se_resnet.Config(max_train_examples=None).max_train_examples is None
 
 
 @pytest.fixture(scope="module")

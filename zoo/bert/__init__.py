@@ -1,6 +1,7 @@
 """BERT parts shared by `bert-mlm` (pretraining) and `bert-classifier`
-(fine-tuning): the models, the WordPiece tokenizer, dynamic masking and the
-data pipelines. See docs/zoo_bert.md."""
+(fine-tuning): the models, the WordPiece tokenizer, dynamic masking, the
+tf.data streams and the optimizer. A shared package, not a registered
+model; the text itself comes from `zoo.data`. See docs/zoo_bert.md."""
 
 from zoo.bert.encoder import BertEncoder
 from zoo.bert.masking import StatelessMaskValuesChooser

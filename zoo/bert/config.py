@@ -2,9 +2,14 @@
 
 Both configs carry the same architecture fields (`ARCHITECTURE_FIELDS`);
 a classifier fine-tuned from a pretraining run takes them from that run.
+Field types and simple ranges are checked by `zoo.config_utils.check_fields`
+(`check_architecture` calls it with the architecture's rules); this module
+adds the checks that need Keras or relate two fields.
 """
 
 import keras
+
+from zoo.config_utils import check_fields
 
 ARCHITECTURE_FIELDS = (
     "max_length",
@@ -21,51 +26,15 @@ def _fail(name, value, what):
     raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
 
 
-def check_positive_ints(config, names):
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            _fail(name, value, "a positive integer")
-
-
-def check_non_negative_ints(config, names):
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            _fail(name, value, "a non-negative integer")
-
-
-def check_rates(config, names, low=0.0, high=1.0):
-    """Each field a number in `[low, high)`."""
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _fail(name, value, f"a number in [{low}, {high})")
-        if not low <= value < high:
-            _fail(name, value, f"a number in [{low}, {high})")
-
-
-def check_positive_numbers(config, names):
-    for name in names:
-        value = getattr(config, name)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or value <= 0
-        ):
-            _fail(name, value, "a positive number")
-
-
-def check_choice(config, name, choices):
-    value = getattr(config, name)
-    if value not in choices:
-        _fail(name, value, f"one of {list(choices)}")
-
-
-def check_architecture(config):
-    """The architecture fields every BERT config shares."""
-    check_positive_ints(config, ARCHITECTURE_FIELDS[:-2])
-    check_rates(config, ["dropout"])
+def check_architecture(config, positive=(), **rules):
+    """`check_fields` with the architecture's rules added, then the checks
+    that need Keras (the initializer) or two fields (heads divide D)."""
+    check_fields(
+        config,
+        positive=(*ARCHITECTURE_FIELDS[:-2], *positive),
+        fractions=("dropout", *rules.pop("fractions", ())),
+        **rules,
+    )
     try:
         keras.initializers.get(config.kernel_initializer)
     except ValueError:

@@ -1,13 +1,13 @@
 """BERT sentiment classifier on the VADER movie-review snippets
 (`python -m zoo train bert-classifier [--init <bert-mlm workdir>]`).
 
-See docs/zoo_bert.md; the models and data live in `zoo.bert`, the
-from-scratch / fine-tuned / linear-probe ablation in
-`zoo.bert_classifier.ablation`."""
+See docs/zoo_bert.md; the shared BERT parts live in `zoo.bert`, the data
+in `zoo.data.vader`, the from-scratch / fine-tuned / linear-probe ablation
+in `zoo.experiments.bert_ablation`."""
 
 from zoo.bert_classifier.config import PRESETS
 from zoo.bert_classifier.config import Config
-from zoo.bert_classifier.train import build
+from zoo.bert_classifier.model import build
 from zoo.bert_classifier.train import config_from_workdir
 from zoo.bert_classifier.train import evaluate
 from zoo.bert_classifier.train import resolve

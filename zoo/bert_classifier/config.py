@@ -62,30 +62,23 @@ class Config:
     clipnorm: float = 1.0
 
     def __post_init__(self):
-        checks.check_choice(self, "data", ("vader-movies",))
-        checks.check_choice(self, "pooling", ("cls", "mean"))
-        checks.check_architecture(self)
-        checks.check_positive_ints(
-            self, ["vocabulary_size", "batch_size", "epochs"]
+        checks.check_architecture(
+            self,
+            positive=(
+                "vocabulary_size",
+                "batch_size",
+                "epochs",
+                "learning_rate",
+                "clipnorm",
+            ),
+            non_negative=("max_train_examples", "max_eval_examples"),
+            fractions=(
+                "classifier_dropout",
+                "warmup_fraction",
+                "weight_decay",
+            ),
+            choices={"data": ("vader-movies",), "pooling": ("cls", "mean")},
         )
-        checks.check_non_negative_ints(
-            self, ["max_train_examples", "max_eval_examples"]
-        )
-        checks.check_rates(
-            self, ["classifier_dropout", "warmup_fraction", "weight_decay"]
-        )
-        checks.check_positive_numbers(self, ["learning_rate", "clipnorm"])
-        for name in ("init", "vocabulary"):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(
-                    f"`{name}` must be a path string ('' for none). "
-                    f"Received: {name}={getattr(self, name)!r}"
-                )
-        if not isinstance(self.freeze_encoder, bool):
-            raise ValueError(
-                "`freeze_encoder` must be true or false. Received: "
-                f"freeze_encoder={self.freeze_encoder!r}"
-            )
         if self.init and self.vocabulary:
             raise ValueError(
                 "`vocabulary` is for runs from scratch; with `init` the "

@@ -18,13 +18,12 @@ import keras
 import numpy as np
 
 from zoo import harness
-from zoo.bert import data
+from zoo.bert import streams
 from zoo.bert.config import architecture
-from zoo.bert.model import BertClassifier
-from zoo.bert.model import dummy_inputs
 from zoo.bert.tokenizer import BertTokenizer
 from zoo.bert.training import make_optimizer
 from zoo.bert_classifier.config import Config
+from zoo.bert_classifier.model import build
 from zoo.bert_mlm import config_from_workdir as pretraining_config
 from zoo.data import vader
 
@@ -72,30 +71,10 @@ def _tokenizer(config, train_texts, workdir):
 
 
 def _encode(config, tokenizer, split):
-    rows = data.encode_snippets(
+    rows = streams.encode_snippets(
         tokenizer, [t for t, _ in split], config.max_length
     )
     return rows, [label for _, label in split]
-
-
-def build(config, vocabulary_size):
-    """A built `BertClassifier`; with `init`, holding the pretrained
-    encoder weights; with `freeze_encoder`, its encoder frozen."""
-    model = BertClassifier(
-        num_classes=2,
-        classifier_dropout=config.classifier_dropout,
-        pooling=config.pooling,
-        vocabulary_size=vocabulary_size,
-        **architecture(config),
-    )
-    model(dummy_inputs())
-    if config.init:
-        pretrained = keras.saving.load_model(
-            pathlib.Path(config.init) / "model.keras"
-        )
-        model.encoder.set_weights(pretrained.encoder.get_weights())
-    model.encoder.trainable = not config.freeze_encoder
-    return model
 
 
 def _metrics():
@@ -115,10 +94,10 @@ def train(config, workdir, options=None):
     splits = load_splits(config)
     tokenizer = _tokenizer(config, [t for t, _ in splits.train], workdir)
     train_rows, train_labels = _encode(config, tokenizer, splits.train)
-    stream, steps = data.classification_stream(
+    stream, steps = streams.classification_stream(
         train_rows, train_labels, config.batch_size, options.seed
     )
-    validation = data.classification_dataset(
+    validation = streams.classification_dataset(
         *_encode(config, tokenizer, splits.validation), EVAL_BATCH_SIZE
     )
     with strategy.scope():
@@ -178,7 +157,7 @@ def train(config, workdir, options=None):
 def _test_accuracy(model, config, tokenizer, split):
     if not model.compiled:
         model.compile(loss=_loss(), metrics=_metrics())
-    dataset = data.classification_dataset(
+    dataset = streams.classification_dataset(
         *_encode(config, tokenizer, split), EVAL_BATCH_SIZE
     )
     _, accuracy = model.evaluate(dataset, verbose=0)

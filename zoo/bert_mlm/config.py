@@ -12,7 +12,7 @@ class Config:
 
     Attributes:
         data: `"tatoeba+vader"` (Tatoeba English + VADER review text, see
-            zoo/bert/data.py) or `"vader"` (the review text only).
+            zoo/data/pretraining_corpus.py) or `"vader"` (the review text only).
         max_tatoeba: Tatoeba sentences kept (hash-ordered sample), 0 = all.
         max_reviews: review-like texts kept, 0 = all.
         review_repeats: copies of each review text in the training corpus
@@ -62,29 +62,27 @@ class Config:
     plot_layer: int = -1
 
     def __post_init__(self):
-        checks.check_choice(self, "data", ("tatoeba+vader", "vader"))
-        checks.check_architecture(self)
-        checks.check_positive_ints(
+        checks.check_architecture(
             self,
-            [
+            positive=(
                 "review_repeats",
                 "validation_texts",
                 "batch_size",
                 "steps_per_epoch",
                 "epochs",
-            ],
+                "mask_rate",
+                "learning_rate",
+                "clipnorm",
+            ),
+            non_negative=("max_tatoeba", "max_reviews"),
+            fractions=("warmup_fraction", "mask_rate", "weight_decay"),
+            choices={"data": ("tatoeba+vader", "vader")},
         )
-        checks.check_non_negative_ints(self, ["max_tatoeba", "max_reviews"])
         if self.vocabulary_size < 16:
             raise ValueError(
                 "`vocabulary_size` must be at least 16. Received: "
                 f"vocabulary_size={self.vocabulary_size!r}"
             )
-        checks.check_rates(self, ["warmup_fraction"])
-        checks.check_positive_numbers(
-            self, ["mask_rate", "learning_rate", "clipnorm"]
-        )
-        checks.check_rates(self, ["mask_rate", "weight_decay"])
         if not -self.num_layers <= self.plot_layer < self.num_layers:
             raise ValueError(
                 f"`plot_layer` must be in [-{self.num_layers}, "

@@ -20,13 +20,14 @@ import keras
 import numpy as np
 
 from zoo import harness
-from zoo.bert import data
-from zoo.bert.model import BertMaskedLM
-from zoo.bert.model import dummy_inputs
+from zoo.bert import streams
 from zoo.bert.tokenizer import BertTokenizer
 from zoo.bert.training import make_optimizer
 from zoo.bert.training import save_attention_plot
 from zoo.bert_mlm.config import Config
+from zoo.bert_mlm.model import build
+from zoo.bert_mlm.model import loss
+from zoo.data.pretraining_corpus import pretraining_texts
 
 
 def config_from_workdir(workdir):
@@ -41,7 +42,7 @@ def config_from_workdir(workdir):
 
 
 def _texts(config):
-    return data.pretraining_texts(
+    return pretraining_texts(
         config.data,
         config.max_tatoeba,
         config.max_reviews,
@@ -60,30 +61,7 @@ def _tokenizer(config, texts, workdir):
 
 
 def _packed(tokenizer, texts, max_length):
-    return data.pack(tokenizer.tokenize(texts).to_list(), max_length)
-
-
-def build(config, vocabulary_size):
-    """A built (uncompiled) `BertMaskedLM` for `config`."""
-    model = BertMaskedLM(
-        vocabulary_size=vocabulary_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        hidden_dim=config.hidden_dim,
-        intermediate_dim=config.intermediate_dim,
-        max_length=config.max_length,
-        dropout=config.dropout,
-        kernel_initializer=config.kernel_initializer,
-    )
-    model(dummy_inputs(data.max_predictions_of(config)))
-    return model
-
-
-def loss():
-    """Mean cross-entropy over the real (weight 1) masked positions."""
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="mean_with_sample_weight"
-    )
+    return streams.pack(tokenizer.tokenize(texts).to_list(), max_length)
 
 
 def score(model, dataset):
@@ -124,10 +102,10 @@ def train(config, workdir, options=None):
         tokenizer, validation_texts, config.max_length
     )
     vocabulary_size = tokenizer.vocabulary_size
-    stream, steps_per_pass = data.pretraining_stream(
+    stream, steps_per_pass = streams.pretraining_stream(
         config, ids, segments, vocabulary_size, options.seed
     )
-    validation = data.pretraining_validation(
+    validation = streams.pretraining_validation(
         config, val_ids, val_segments, vocabulary_size
     )
     prepare_seconds = time.perf_counter() - start
@@ -205,7 +183,7 @@ def evaluate(workdir):
     val_ids, val_segments = _packed(
         tokenizer, validation_texts, config.max_length
     )
-    validation = data.pretraining_validation(
+    validation = streams.pretraining_validation(
         config, val_ids, val_segments, tokenizer.vocabulary_size
     )
     result = score(model, validation)

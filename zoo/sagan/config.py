@@ -3,6 +3,9 @@
 import dataclasses
 from typing import ClassVar
 
+from zoo.config_utils import check_fields
+from zoo.config_utils import read_config
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -37,8 +40,8 @@ class Config:
     data: str = "fashion-mnist"
     feature_net: str = "workdirs/se-resnet-cpu"
     latent_dim: int = 128
-    generator_channels: tuple = (256, 256, 128, 64)
-    discriminator_channels: tuple = (64, 128, 256, 256)
+    generator_channels: tuple[int, ...] = (256, 256, 128, 64)
+    discriminator_channels: tuple[int, ...] = (64, 128, 256, 256)
     attention_resolution: int | None = 16
     conditional: bool = True
     batch_size: int = 64
@@ -50,6 +53,36 @@ class Config:
     beta_2: float = 0.9
     ema_decay: float | None = 0.999
     eval_samples: int = 10000
+
+    def __post_init__(self):
+        check_fields(
+            self,
+            positive=(
+                "latent_dim",
+                "batch_size",
+                "steps_per_epoch",
+                "epochs",
+                "d_learning_rate",
+                "g_learning_rate",
+                "ema_decay",
+                "eval_samples",
+            ),
+            non_negative=("attention_resolution",),
+            fractions=("beta_1", "beta_2", "ema_decay"),
+            choices={"data": ("fashion-mnist", "synthetic")},
+        )
+        for name in ("generator_channels", "discriminator_channels"):
+            channels = getattr(self, name)
+            if len(channels) < 2 or min(channels) < 1:
+                raise ValueError(
+                    f"`{name}` must hold at least two positive integers. "
+                    f"Received: {name}={channels!r}"
+                )
+
+
+def config_from_workdir(workdir):
+    """The `Config` a work directory was trained with."""
+    return Config(**read_config(workdir)["config"])
 
 
 PRESETS = {

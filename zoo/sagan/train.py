@@ -1,4 +1,4 @@
-"""Train and evaluate the SAGAN; sample grids and attention overlays.
+"""Train and evaluate the SAGAN.
 
     python -m zoo train se-resnet --preset cpu      # the feature network
     python -m zoo train sagan --preset cpu
@@ -6,62 +6,88 @@
         --workdir workdirs/sagan-noattn-cpu          # the ablation
 
 writes `generator.keras` (the EMA generator when kept) and
-`discriminator.keras`, `metrics.json` (FID-style and Inception-style scores,
-see `zoo.sagan.metrics`), `plots/samples.png`, `plots/real.png` and, with
-attention, `plots/attention_<row>_<col>.png`.
+`discriminator.keras`, `metrics.json` (FID-style and Inception-style scores
+from the se-resnet classifier, see `zoo.metrics`), `plots/samples.png`,
+`plots/real.png` and, with attention, `plots/attention_<row>_<col>.png`
+(see `zoo.sagan.sampling`).
 """
 
 import json
 import pathlib
 
 import keras
-import numpy as np
+import tensorflow as tf
 
-from zoo import fashion_mnist
 from zoo import harness
-from zoo.sagan import data
-from zoo.sagan.config import Config
-from zoo.sagan.metrics import FeatureScorer
-from zoo.sagan.metrics import load_feature_net
+from zoo.data import fashion_mnist
+from zoo.metrics import FeatureScorer
+from zoo.sagan.config import config_from_workdir
 from zoo.sagan.model import SAGAN
 from zoo.sagan.model import build_networks
+from zoo.sagan.sampling import sample
+from zoo.sagan.sampling import write_plots
+from zoo.se_resnet import feature_extractor
 
-QUERY_PIXELS = ((16, 16), (9, 16), (24, 12))
-SAMPLE_SEED = 1234
-
-
-def config_from_workdir(workdir):
-    """The `Config` a work directory was trained with."""
-    fields = dict(harness.read_config(workdir)["config"])
-    for name in ("generator_channels", "discriminator_channels"):
-        fields[name] = tuple(fields[name])
-    return Config(**fields)
+TRAIN_COMMAND = "python -m zoo train se-resnet"
 
 
-def sample(generator, num_samples, seed=SAMPLE_SEED, labels=None):
-    """`(images (N, 32, 32, 1) in [-1, 1], labels (N,))`, deterministic.
+def train_stream(split, config, seed=0):
+    """The repeated training stream of dicts; element `i` = step `i`.
 
-    Labels default to `i % 10` (balanced); they are ignored by an
-    unconditional generator.
+    Each element (see `zoo.sagan.model.SAGAN`) holds a shuffled batch of
+    real `images (B, 32, 32, 1)` in [-1, 1] with `labels (B,)`, and noise
+    `z_d`, `z_g (B, Z)` ~ N(0, I) with class labels `fake_labels_d`,
+    `fake_labels_g` uniform over the 10 classes, drawn with stateless ops
+    keyed on the step, so a resumed run sees the same noise.
     """
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((num_samples, generator.latent_dim))
-    if labels is None:
-        labels = np.arange(num_samples) % fashion_mnist.NUM_CLASSES
-    labels = np.asarray(labels, "int32")
-    images = []
-    for start in range(0, num_samples, 500):
-        chunk = slice(start, start + 500)
-        images.append(
-            keras.ops.convert_to_numpy(
-                generator(
-                    z[chunk].astype("float32"),
-                    labels[chunk] if generator.num_classes else None,
-                    training=False,
-                )
-            )
+    images, labels = split
+    batch = config.batch_size
+    real = tf.data.Dataset.from_tensor_slices((images, labels))
+    real = real.shuffle(len(images), seed=seed).repeat()
+    real = real.batch(batch, drop_remainder=True)
+
+    def add_noise(step, pair):
+        keys = [
+            tf.stack([tf.constant(seed + k, tf.int64), step])
+            for k in (1, 2, 3, 4)
+        ]
+        shape = (batch, config.latent_dim)
+        classes = fashion_mnist.NUM_CLASSES
+        return {
+            "images": pair[0],
+            "labels": pair[1],
+            "z_d": tf.random.stateless_normal(shape, keys[0]),
+            "z_g": tf.random.stateless_normal(shape, keys[1]),
+            "fake_labels_d": tf.random.stateless_uniform(
+                (batch,), keys[2], 0, classes, tf.int32
+            ),
+            "fake_labels_g": tf.random.stateless_uniform(
+                (batch,), keys[3], 0, classes, tf.int32
+            ),
+        }
+
+    stream = tf.data.Dataset.zip(tf.data.Dataset.counter(), real)
+    return stream.map(add_noise).prefetch(tf.data.AUTOTUNE)
+
+
+def load_feature_net(workdir):
+    """The trained classifier `<workdir>/model.keras` of an se-resnet run."""
+    path = pathlib.Path(workdir) / "model.keras"
+    if not path.exists():
+        raise FileNotFoundError(
+            "The FID-style score needs a trained SE-ResNet feature network, "
+            f"but {str(path)!r} does not exist. Train it first with:\n"
+            f"    {TRAIN_COMMAND} --preset cpu\n"
+            "(or point `feature_net` at the work directory of one, e.g. "
+            "--set feature_net=workdirs/se-resnet-cpu)."
         )
-    return np.concatenate(images), labels
+    return keras.saving.load_model(path)
+
+
+def feature_scorer(workdir):
+    """The `FeatureScorer` of the se-resnet run in `workdir`."""
+    classifier = load_feature_net(workdir)
+    return FeatureScorer(classifier, feature_extractor(classifier))
 
 
 def score(generator, scorer, real_images, num_samples):
@@ -77,70 +103,6 @@ def score(generator, scorer, real_images, num_samples):
     }
 
 
-def _save_grid(path, images, title, columns=10):
-    from matplotlib.figure import Figure
-
-    rows = len(images) // columns
-    tiles = images[: rows * columns, ..., 0].reshape(rows, columns, 32, 32)
-    grid = tiles.transpose(0, 2, 1, 3).reshape(rows * 32, columns * 32)
-    fig = Figure(figsize=(columns * 0.6, rows * 0.6 + 0.4), dpi=100)
-    ax = fig.add_subplot()
-    ax.imshow((grid + 1.0) / 2.0, cmap="gray", vmin=0, vmax=1)
-    ax.set_title(title)
-    ax.set_axis_off()
-    fig.savefig(path, bbox_inches="tight")
-
-
-def attention_at_image_resolution(scores, side, image_size=32):
-    """Map G's attention `(side², (side/2)²)` onto image pixels.
-
-    Query rows are repeated (nearest) and each pooled key cell is split
-    evenly over the `f×f` pixels it covers (`f = image_size // side`), so
-    rows still sum to 1: `(image_size², (image_size/2)²)`, the layout
-    `plot_sagan_attention` takes for a 32×32 image.
-    """
-    factor = image_size // side
-    keys = side // 2
-    grid = np.asarray(scores).reshape(side, side, keys, keys)
-    for axis in range(4):
-        grid = np.repeat(grid, factor, axis=axis)
-    grid = grid / factor**2  # key mass split over the repeated cells
-    return grid.reshape(image_size**2, (image_size // 2) ** 2)
-
-
-def write_plots(generator, real_images, plots_dir, title):
-    """Sample grid (a row per class when conditional), real grid, overlays."""
-    from keras_attn.visualize import plot_sagan_attention
-
-    plots_dir = pathlib.Path(plots_dir)
-    labels = np.repeat(np.arange(10), 10)  # row = class
-    fakes, _ = sample(generator, 100, labels=labels)
-    _save_grid(plots_dir / "samples.png", fakes, title)
-    _save_grid(plots_dir / "real.png", real_images[:100], "real test images")
-    if not generator.attention_resolution:
-        return
-    image, scores = generator(
-        _first_z(generator),
-        np.array([0], "int32") if generator.num_classes else None,
-        training=False,
-        return_attention_scores=True,
-    )
-    side = generator.attention_resolution
-    attention = attention_at_image_resolution(
-        keras.ops.convert_to_numpy(scores)[0], side
-    )
-    for row, col in QUERY_PIXELS:
-        fig = plot_sagan_attention(
-            keras.ops.convert_to_numpy(image)[0, ..., 0], attention, (row, col)
-        )
-        fig.savefig(plots_dir / f"attention_{row}_{col}.png")
-
-
-def _first_z(generator):
-    rng = np.random.default_rng(SAMPLE_SEED)
-    return rng.standard_normal((1, generator.latent_dim)).astype("float32")
-
-
 def _adam(learning_rate, config):
     return keras.optimizers.Adam(
         learning_rate, beta_1=config.beta_1, beta_2=config.beta_2
@@ -150,10 +112,10 @@ def _adam(learning_rate, config):
 def train(config, workdir, options=None):
     """Train on `config.data`; returns the metrics written to metrics.json."""
     options = options or harness.RunOptions()
-    scorer = FeatureScorer(load_feature_net(config.feature_net))  # fail early
+    scorer = feature_scorer(config.feature_net)  # fail early
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
-    train_split, test_split = data.load_images(config)
+    train_split, test_split = fashion_mnist.model_inputs(config.data)
     with strategy.scope():
         generator, discriminator = build_networks(config)
         model = SAGAN(generator, discriminator, ema_decay=config.ema_decay)
@@ -164,7 +126,7 @@ def train(config, workdir, options=None):
         )
     history, seconds = harness.fit(
         model,
-        data.train_stream(train_split, config, seed=options.seed),
+        train_stream(train_split, config, seed=options.seed),
         steps_per_epoch=config.steps_per_epoch,
         epochs=config.epochs,
         workdir=workdir,
@@ -208,9 +170,9 @@ def evaluate(workdir):
     """Re-score `<workdir>/generator.keras`; updates metrics.json."""
     workdir = pathlib.Path(workdir)
     config = config_from_workdir(workdir)
-    scorer = FeatureScorer(load_feature_net(config.feature_net))
+    scorer = feature_scorer(config.feature_net)
     generator = keras.saving.load_model(workdir / "generator.keras")
-    _, test_split = data.load_images(config)
+    _, test_split = fashion_mnist.model_inputs(config.data)
     metrics_path = workdir / "metrics.json"
     metrics = {}
     if metrics_path.exists():

@@ -3,13 +3,16 @@
 import dataclasses
 from typing import ClassVar
 
+from zoo.config_utils import check_fields
+from zoo.config_utils import read_config
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """A CIFAR-style ResNet on 32×32 Fashion-MNIST, with or without SE.
 
     Attributes:
-        data: `"fashion-mnist"` (real, see zoo/fashion_mnist.py) or
+        data: `"fashion-mnist"` (real, see zoo/data/fashion_mnist.py) or
             `"synthetic"` (generated, for tests).
         use_se: SE-ResNet blocks; False gives the same network with the
             SE gate replaced by the identity (the plain ResNet baseline).
@@ -29,7 +32,7 @@ class Config:
     model_name: ClassVar[str] = "se-resnet"
     data: str = "fashion-mnist"
     use_se: bool = True
-    filters: tuple = (32, 64, 128)
+    filters: tuple[int, ...] = (32, 64, 128)
     blocks_per_stage: int = 2
     ratio: int = 8
     batch_size: int = 128
@@ -39,6 +42,31 @@ class Config:
     validation_examples: int = 5000
     max_train_examples: int | None = None
     augment: bool = True
+
+    def __post_init__(self):
+        check_fields(
+            self,
+            positive=(
+                "blocks_per_stage",
+                "ratio",
+                "batch_size",
+                "epochs",
+                "learning_rate",
+                "max_train_examples",
+            ),
+            non_negative=("weight_decay", "validation_examples"),
+            choices={"data": ("fashion-mnist", "synthetic")},
+        )
+        if not self.filters or min(self.filters) < 1:
+            raise ValueError(
+                "`filters` must be a non-empty tuple of positive integers. "
+                f"Received: filters={self.filters!r}"
+            )
+
+
+def config_from_workdir(workdir):
+    """The `Config` a work directory was trained with."""
+    return Config(**read_config(workdir)["config"])
 
 
 PRESETS = {

@@ -13,21 +13,54 @@ import json
 import pathlib
 
 import keras
+import tensorflow as tf
 
 from zoo import harness
-from zoo.se_resnet import data
-from zoo.se_resnet.config import Config
+from zoo.data import fashion_mnist
+from zoo.se_resnet.config import config_from_workdir
 from zoo.se_resnet.model import build_classifier
 
 EVAL_BATCH_SIZE = 500
 
 
-def config_from_workdir(workdir):
-    """The `Config` a work directory was trained with."""
-    record = harness.read_config(workdir)
-    fields = dict(record["config"])
-    fields["filters"] = tuple(fields["filters"])
-    return Config(**fields)
+def load_splits(config):
+    """`{"train", "validation", "test"}` → `(images, labels)` numpy pairs.
+
+    Model inputs (`fashion_mnist.model_inputs`); validation is a fixed
+    random subset of the training images (seed 0); the test split is the
+    official 10k test set.
+    """
+    train, test = fashion_mnist.model_inputs(config.data)
+    kept, held = fashion_mnist.hold_out(
+        train, config.validation_examples, config.max_train_examples
+    )
+    return {"train": kept, "validation": held, "test": test}
+
+
+def _flip(step, batch):
+    # Stateless, keyed on the step: a resumed run flips the same images.
+    images, labels = batch
+    seed = tf.stack([tf.constant(1, tf.int64), step])
+    return tf.image.stateless_random_flip_left_right(images, seed), labels
+
+
+def train_stream(split, config, seed=0):
+    """The repeated, shuffled, batched training stream: batch `i` is the
+    same on every run (what the harness's exact resume needs)."""
+    images, labels = split
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = dataset.shuffle(len(images), seed=seed).repeat()
+    dataset = dataset.batch(config.batch_size, drop_remainder=True)
+    if config.augment:
+        dataset = tf.data.Dataset.zip(tf.data.Dataset.counter(), dataset)
+        dataset = dataset.map(_flip)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(split, batch_size=EVAL_BATCH_SIZE):
+    """A finite, ordered dataset for `evaluate` / `predict`."""
+    dataset = tf.data.Dataset.from_tensor_slices(split)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def _compile(model, config, total_steps, options):
@@ -49,26 +82,24 @@ def train(config, workdir, options=None):
     options = options or harness.RunOptions()
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
-    splits = data.load_splits(config)
-    steps = data.steps_per_epoch(splits["train"], config)
+    splits = load_splits(config)
+    steps = max(1, len(splits["train"][0]) // config.batch_size)
     with strategy.scope():
         model = build_classifier(config)
         _compile(model, config, steps * config.epochs, options)
     history, seconds = harness.fit(
         model,
-        data.train_stream(splits["train"], config, seed=options.seed),
+        train_stream(splits["train"], config, seed=options.seed),
         steps_per_epoch=steps,
         epochs=config.epochs,
         workdir=workdir,
         options=options,
-        validation_data=data.eval_dataset(
-            splits["validation"], EVAL_BATCH_SIZE
-        ),
+        validation_data=eval_dataset(splits["validation"]),
     )
     model.save(workdir / "model.keras")
     harness.save_json(workdir / "history.json", history)
     test_loss, test_accuracy = model.evaluate(
-        data.eval_dataset(splits["test"], EVAL_BATCH_SIZE), verbose=0
+        eval_dataset(splits["test"]), verbose=0
     )
     metrics = {
         "model": model.name,
@@ -94,9 +125,9 @@ def evaluate(workdir):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    splits = data.load_splits(config)
+    splits = load_splits(config)
     test_loss, test_accuracy = model.evaluate(
-        data.eval_dataset(splits["test"], EVAL_BATCH_SIZE), verbose=0
+        eval_dataset(splits["test"]), verbose=0
     )
     path = workdir / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}

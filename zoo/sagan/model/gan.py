@@ -14,15 +14,16 @@ both D passes of a step use the same W/σ(W).
 
 Elements of the training stream are dicts: `images (B, 32, 32, 1)`,
 `labels (B,)`, `z_d`, `z_g (B, Z)` and `fake_labels_d`, `fake_labels_g`
-`(B,)` (see `zoo.sagan.data`), so the noise is a function of the step.
+`(B,)` (see `zoo.sagan.train.train_stream`), so the noise is a function
+of the step.
 """
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from zoo.sagan.networks import Discriminator
-from zoo.sagan.networks import Generator
+from zoo.sagan.model.networks import Discriminator
+from zoo.sagan.model.networks import Generator
 
 
 def d_hinge_loss(real_logits, fake_logits):

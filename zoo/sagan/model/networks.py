@@ -17,10 +17,10 @@ import keras
 from keras import ops
 
 import keras_attn
-from zoo.sagan.blocks import DiscriminatorBlock
-from zoo.sagan.blocks import GeneratorBlock
-from zoo.sagan.blocks import spectral_conv
-from zoo.sagan.blocks import spectral_dense
+from zoo.sagan.model.blocks import DiscriminatorBlock
+from zoo.sagan.model.blocks import GeneratorBlock
+from zoo.sagan.model.blocks import spectral_conv
+from zoo.sagan.model.blocks import spectral_dense
 
 
 def _attention(resolution, sides, network):

@@ -1,6 +1,6 @@
 """Does pretraining help? The three-arm ablation of docs/zoo_bert.md.
 
-    python -m zoo.bert_classifier.ablation --init workdirs/bert-mlm-cpu \\
+    python -m zoo.experiments.bert_ablation --init workdirs/bert-mlm-cpu \\
         --seeds 0 1 2 --out workdirs/bert-ablation
 
 trains, for every seed, the same classifier (architecture, vocabulary,
@@ -40,7 +40,7 @@ def arm_config(base, arm, init, learning_rate=None):
 
     `learning_rate` (None: `base`'s) is the one thing an arm may change.
     """
-    from zoo.bert_classifier.train import resolve
+    from zoo.bert_classifier import resolve
 
     config = resolve(dataclasses.replace(base, init=init))
     if arm == "scratch":
@@ -74,7 +74,7 @@ def run(base, init, seeds, out, arms=ARMS, learning_rates=None):
     """
     import keras
 
-    from zoo.bert_classifier.train import train
+    from zoo.bert_classifier import train
     from zoo.harness import RunOptions
 
     out = pathlib.Path(out)
@@ -251,11 +251,13 @@ def _arm_rate(text):
 
 
 def main(argv=None):
-    from zoo.bert_classifier.config import PRESETS
+    from zoo.bert_classifier import PRESETS
+    from zoo.config_utils import UsageError
     from zoo.config_utils import parse_override
+    from zoo.config_utils import replace_checked
 
     parser = argparse.ArgumentParser(
-        prog="python -m zoo.bert_classifier.ablation",
+        prog="python -m zoo.experiments.bert_ablation",
         description="From scratch vs fine-tuned vs linear probe.",
     )
     parser.add_argument("--init", required=True, help="bert-mlm work directory")
@@ -283,7 +285,10 @@ def main(argv=None):
         help="override a classifier config field for every arm",
     )
     args = parser.parse_args(argv)
-    base = dataclasses.replace(PRESETS[args.preset], **dict(args.overrides))
+    try:
+        base = replace_checked(PRESETS[args.preset], dict(args.overrides))
+    except UsageError as error:
+        parser.error(str(error))
     results = run(
         base,
         args.init,

@@ -20,20 +20,23 @@ the upstream ones), the payload is byte-identical.
 
 `to_model_input` is the one preprocessing both models share: pad 28×28 to
 32×32 with background and scale to [-1, 1] (the generator's tanh range),
-shape `(N, 32, 32, 1)` float32. `synthetic_images` makes a small generated
-10-class set in the same format for unit tests.
+shape `(N, 32, 32, 1)` float32; `model_inputs(name)` gives both splits in
+that form, `hold_out` a fixed validation subset. `synthetic_images` makes
+a small generated 10-class set in the same format for unit tests.
 """
 
 import gzip
-import hashlib
 import os
 import pathlib
 import shutil
 
 import numpy as np
 
+from zoo.data.cache import default_data_dir
+from zoo.data.cache import megabytes
+from zoo.data.cache import report
+from zoo.data.cache import sha256_of_bytes
 from zoo.data.sdist import DataUnavailableError
-from zoo.data.tatoeba import default_data_dir
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -68,6 +71,8 @@ FILES = {
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ),
 }
+DOWNLOAD_SIZE = 30_878_645  # bytes, the four gzip files
+KERAS_SOURCE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 DEBIAN_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
 INSTALL_COMMAND = "apt-get install -y dataset-fashion-mnist"
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4"}
@@ -101,7 +106,7 @@ def read_idx(data):
 def _read_verified(path, sha256):
     with gzip.open(path, "rb") as f:
         data = f.read()
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_of_bytes(data)
     if digest != sha256:
         raise DataUnavailableError(
             f"{path} failed its sha256 check (decompressed: {digest}, "
@@ -133,9 +138,15 @@ def _keras_cache():
 def _try_keras_download():
     import keras
 
+    report(
+        "fetching Fashion-MNIST: 4 IDX gzip files "
+        f"({megabytes(DOWNLOAD_SIZE)}) with keras.datasets from "
+        f"{KERAS_SOURCE} into {_keras_cache()} (Keras shows the progress)"
+    )
     try:
         keras.datasets.fashion_mnist.load_data()
     except Exception as error:  # Keras raises a bare Exception offline.
+        report(f"  Fashion-MNIST download failed: {error}")
         return f"keras.datasets.fashion_mnist download failed: {error}"
     return None
 
@@ -165,14 +176,18 @@ def load_fashion_mnist(data_dir=None, download=True, debian_dir=DEBIAN_DIR):
     if download:
         reason = _try_keras_download()
         if reason is None and _complete(_keras_cache()):
-            return _read_dir(_keras_cache())
+            arrays = _read_dir(_keras_cache())
+            report(f"  Fashion-MNIST: sha256 verified in {_keras_cache()}")
+            return arrays
         reasons.append(reason or "keras download left no files")
     debian_dir = pathlib.Path(debian_dir)
     if _complete(debian_dir):
+        report(f"reading Fashion-MNIST from {debian_dir} (Debian package)")
         arrays = _read_dir(debian_dir)
         cache.mkdir(parents=True, exist_ok=True)
         for name, _ in FILES.values():
             shutil.copyfile(debian_dir / name, cache / name)
+        report(f"  Fashion-MNIST: sha256 verified; cached in {cache}")
         return arrays
     reasons.append(f"{debian_dir} does not hold the four files")
     raise DataUnavailableError(
@@ -191,6 +206,28 @@ def to_model_input(images):
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))  # (N, 32, 32)
     scaled = padded.astype("float32") / 127.5 - 1.0
     return scaled[..., None]  # (N, 32, 32, 1)
+
+
+def model_inputs(name, data_dir=None):
+    """`(train, test)` of `load(name)`, each `(images, labels)`: float32
+    `(N, 32, 32, 1)` in [-1, 1] (`to_model_input`) and int32 `(N,)`."""
+    (x_train, y_train), (x_test, y_test) = load(name, data_dir)
+    return (
+        (to_model_input(x_train), y_train.astype("int32")),
+        (to_model_input(x_test), y_test.astype("int32")),
+    )
+
+
+def hold_out(split, count, max_kept=None, seed=0):
+    """`(kept, held)`: a fixed random subset of `count` examples held out.
+
+    The order is a permutation drawn with `seed`, the same on every
+    machine; `max_kept` keeps a prefix of the rest (None: all).
+    """
+    images, labels = split
+    order = np.random.default_rng(seed).permutation(len(images))
+    held, kept = order[:count], order[count:][:max_kept]
+    return (images[kept], labels[kept]), (images[held], labels[held])
 
 
 def synthetic_images(num_examples, seed=0):
