@@ -1,15 +1,13 @@
 """The zoo's models: CLI name -> package, imported only when used.
 
-Every model package has the same skeleton (see zoo/README.md):
-
-    config.py   a frozen dataclass `Config` and `PRESETS = {"tiny", "cpu",
-                "gpu"}` of named configs
-    data.py     the model's tf.data input pipeline
-    model.py    the Keras model, built from keras_attn layers
-    train.py    `train(config, workdir, options) -> metrics` and
-                `evaluate(workdir) -> metrics`
-
-and exposes `Config`, `PRESETS`, `train`, `evaluate` from its __init__.
+Every model package has the same skeleton (zoo/README.md states it and
+tests/zoo/test_layout.py enforces it): `config.py` (a frozen dataclass
+`Config` and `PRESETS = {"tiny", "cpu", "gpu"}`), `model.py` (the Keras
+model, built from keras_attn layers), `train.py` (`train(config, workdir,
+options) -> metrics` and `evaluate(workdir) -> metrics`) and, for models
+that generate text, `decode.py`; its data comes from `zoo/data/`. The
+package exposes `Config`, `PRESETS`, `train`, `evaluate` from its
+`__init__`.
 
 Listing the models imports nothing (`python -m zoo --help` stays fast);
 `get(name)` and `presets(name)` import that one model's package,
