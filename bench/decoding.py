@@ -22,7 +22,9 @@ vocabulary, tied output), random weights, float32, inference mode:
                  `self_attention_cache_update_index=index - 1` and the
                  cross cache read-only (update index None);
   * keras_attn - ours, `TransformerTranslator` decoded by
-                 `zoo.transformer_translator.decode.cached_decode_fn`.
+                 `zoo.transformer_translator.decode.cached_decode_fn`
+                 (KV cache; the search loops are `keras_attn.generation`'s
+                 `greedy_search` / `beam_search`, as for `full`).
 keras_hub and keras_attn are timed under `tf.function` with and without
 `jit_compile=True` (a variant that fails to compile is reported "n/a").
 

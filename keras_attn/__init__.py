@@ -1,5 +1,6 @@
 """keras_attn: attention layers for Keras 3 (TensorFlow, JAX, PyTorch)."""
 
+from keras_attn import generation
 from keras_attn import ops
 from keras_attn import visualize
 from keras_attn.layers import *  # noqa: F403
@@ -9,6 +10,7 @@ from keras_attn.layers.kv_cache import SelfAttentionCache
 
 __version__ = "0.1.0"
 __all__ = [
+    "generation",
     "ops",
     "visualize",
     "CrossAttentionCache",

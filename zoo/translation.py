@@ -1,9 +1,12 @@
 """What the zoo's translators share: splits, tokenizers (cached in the
-workdir), the tf.data streams the harness trains on, and scoring."""
+workdir), the tf.data streams the harness trains on, scoring, and the
+bucketed, compiled-once decoding runtime around `keras_attn.generation`."""
 
+import hashlib
 import json
 import math
 import pathlib
+import re
 import time
 from typing import NamedTuple
 
@@ -11,7 +14,9 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
+from keras_attn import generation
 from zoo.data import LANGUAGE_PAIRS
+from zoo.data import START_ID
 from zoo.data import TranslationTokenizer
 from zoo.data import build_tokenizers
 from zoo.data import generate_dates
@@ -155,13 +160,63 @@ def evaluate_translator(translator, pairs, config, beam_sizes=(1, None)):
     return results, hypotheses
 
 
+# Decoding is compiled once per (beam size, batch bucket, length bucket):
+# a batch is padded to the next bucket (extra rows repeat its first
+# sentence, extra columns are padding), so a handful of shapes serve every
+# call and nothing is ever retraced.
+BATCH_BUCKETS = (1, 8, 64)
+LENGTH_BUCKETS = (8, 16, 32, 64, 128)
+
+
+def _bucket(size, buckets, largest):
+    """The smallest of `buckets` (capped at `largest`, which is one too)
+    that holds `size`."""
+    return min(b for b in (*buckets, largest) if b >= min(size, largest))
+
+
+def search(step, state, batch, max_length, beam_size, alpha, end_id):
+    """`keras_attn.generation` greedy search (`beam_size=1`) or beam search
+    from `START_ID` over a translator's step function."""
+    if beam_size == 1:
+        return generation.greedy_search(
+            step,
+            state,
+            max_length,
+            start_id=START_ID,
+            end_id=end_id,
+            batch_size=batch,
+        )
+    return generation.beam_search(
+        step,
+        state,
+        max_length,
+        beam_size=beam_size,
+        alpha=alpha,
+        start_id=START_ID,
+        end_id=end_id,
+        batch_size=batch,
+    )
+
+
+def plot_slug(sentence, limit=40):
+    """A file-name-safe name for a sentence's plot: its ASCII letters and
+    digits, and a short hash so that different sentences never share one
+    (`"I like tea."` -> `"i-like-tea-3a1b2c"`)."""
+    words = re.sub(r"[^a-z0-9]+", "-", sentence.lower()).strip("-")
+    digest = hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:6]
+    return f"{words[:limit].strip('-')}-{digest}".lstrip("-")
+
+
 class BaseTranslator:
     """Strings in, strings out around a model's compiled batched decoding.
 
-    Subclasses implement `_build_decode(beam_size)`: a function from
-    `(B, S)` int32 source ids to `(tokens (B, L), scores (B,))`, built once
-    per beam size (1 = greedy) and cached.
+    Subclasses implement `_build_decode(beam_size)`: a Python function from
+    `(B, S)` int32 source ids to `(tokens (B, L), scores (B,))`. It is
+    traced once per beam size (1 = greedy) and bucketed batch shape into a
+    `tf.function` concrete function (XLA-compiled where `jit_compile`).
     """
+
+    jit_compile = False
 
     def __init__(self, model, source_tokenizer, target_tokenizer, config):
         self.model = model
@@ -173,7 +228,8 @@ class BaseTranslator:
     def _build_decode(self, beam_size):
         raise NotImplementedError
 
-    def _decode_fn(self, beam_size):
+    def _decode_fn(self, beam_size, batch, length):
+        """The compiled decoding for `(batch, length)` source ids."""
         if isinstance(beam_size, bool) or not isinstance(beam_size, int):
             raise ValueError(
                 "`beam_size` must be a positive integer. Received: "
@@ -184,9 +240,16 @@ class BaseTranslator:
                 "`beam_size` must be a positive integer. Received: "
                 f"beam_size={beam_size!r}"
             )
-        if beam_size not in self._compiled:
-            self._compiled[beam_size] = self._build_decode(beam_size)
-        return self._compiled[beam_size]
+        key = (beam_size, batch, length)
+        if key not in self._compiled:
+            fn = tf.function(
+                self._build_decode(beam_size), jit_compile=self.jit_compile
+            )
+            # A concrete function for exactly this shape: traced here, once.
+            self._compiled[key] = fn.get_concrete_function(
+                tf.TensorSpec((batch, length), tf.int32)
+            )
+        return self._compiled[key]
 
     def source_ids(self, sentences):
         """`(N, S)` int32 ids, 0-padded, truncated to `max_length`."""
@@ -198,13 +261,18 @@ class BaseTranslator:
 
     def translate_ids(self, sentences, beam_size=1, batch_size=256):
         """Token ids `(N, max_length)` and scores `(N,)` for sentences."""
-        decode = self._decode_fn(beam_size)
+        sentences = list(sentences)
         tokens, scores = [], []
         for start in range(0, len(sentences), batch_size):
-            chunk = sentences[start : start + batch_size]
-            t, s = decode(self.source_ids(chunk))
-            tokens.append(t.numpy())
-            scores.append(s.numpy())
+            ids = self.source_ids(sentences[start : start + batch_size])
+            rows, length = ids.shape
+            batch = _bucket(rows, BATCH_BUCKETS, batch_size)
+            width = _bucket(length, LENGTH_BUCKETS, self.config.max_length)
+            ids = tf.concat([ids, tf.repeat(ids[:1], batch - rows, 0)], 0)
+            ids = tf.pad(ids, [[0, 0], [0, width - length]])  # (batch, width)
+            t, s = self._decode_fn(beam_size, batch, width)(ids)
+            tokens.append(t.numpy()[:rows])
+            scores.append(s.numpy()[:rows])
         return np.concatenate(tokens), np.concatenate(scores)
 
     def translate(self, sentences, beam_size=1, batch_size=256):

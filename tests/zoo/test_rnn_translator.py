@@ -18,6 +18,7 @@ from zoo.rnn_translator.model import RNNTranslator
 from zoo.rnn_translator.model import build
 from zoo.translation import evaluate_translator
 from zoo.translation import load_splits
+from zoo.translation import plot_slug
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -170,7 +171,8 @@ def test_cli_translate_and_evaluate(trained):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "4 July 2021\n  -> " in out.stdout
-    assert (workdir / "plots" / "translate_0.png").exists()
+    slug = plot_slug("4 July 2021")  # the plot is named after the sentence
+    assert (workdir / "plots" / f"translate_{slug}.png").exists()
 
 
 def test_cli_help_explains_every_option():

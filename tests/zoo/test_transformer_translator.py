@@ -25,6 +25,7 @@ from zoo.transformer_translator.model import TransformerSchedule
 from zoo.transformer_translator.model import TransformerTranslator
 from zoo.transformer_translator.model import build
 from zoo.transformer_translator.train import average_checkpoints
+from zoo.translation import plot_slug
 
 # The module (the package re-exports its `train` function under that name).
 train_module = importlib.import_module("zoo.transformer_translator.train")
@@ -423,7 +424,8 @@ def test_cli_translate_and_evaluate(trained, capsys):
     assert cli.main(["translate", str(workdir), "May 5, 2024", "--greedy"]) == 0
     out = capsys.readouterr().out
     assert "May 5, 2024\n  -> " in out
-    assert (workdir / "plots" / "translate_0_cross_layer1.png").exists()
+    slug = plot_slug("May 5, 2024")  # the plot is named after the sentence
+    assert (workdir / "plots" / f"translate_{slug}_layer1.png").exists()
     assert cli.main(["evaluate", str(workdir)]) == 0
     saved = json.loads((workdir / "metrics.json").read_text())
     assert saved["test"]["greedy"]["bleu"] == metrics["test"]["greedy"]["bleu"]

@@ -1,14 +1,14 @@
-"""Translating with a trained RNN translator: greedy or beam search, and the
-attention (alignment) matrix of a translation."""
+"""Translating with a trained RNN translator: greedy or beam search (by
+`keras_attn.generation` over the model's step function), and the attention
+(alignment) matrix of a translation."""
 
 import tensorflow as tf
 from keras import ops
 
 from zoo.data import END_ID
 from zoo.data import START_ID
-from zoo.decoding import beam_search
-from zoo.decoding import greedy_decode
 from zoo.translation import BaseTranslator
+from zoo.translation import search
 
 
 class Translator(BaseTranslator):
@@ -16,8 +16,8 @@ class Translator(BaseTranslator):
 
     def _build_decode(self, beam_size):
         model, max_length = self.model, self.config.max_length
+        alpha = self.config.length_penalty
 
-        @tf.function(reduce_retracing=True)
         def decode(source_ids):
             memory, mask, states, summary = model.encode(
                 source_ids, training=False
@@ -37,26 +37,17 @@ class Translator(BaseTranslator):
                 return logits, tuple(new_states)
 
             batch = tf.shape(source_ids)[0]
-            if beam_size == 1:
-                return greedy_decode(
-                    step, tuple(states), batch, max_length, START_ID, END_ID
-                )
-            return beam_search(
-                step,
-                tuple(states),
-                batch,
-                max_length,
-                START_ID,
-                END_ID,
-                beam_size=beam_size,
-                alpha=self.config.length_penalty,
+            return search(
+                step, tuple(states), batch, max_length, beam_size, alpha, END_ID
             )
 
         return decode
 
-    def alignment(self, sentence, beam_size=1):
+    def alignment(self, sentence, beam_size=1, tokens=None):
         """`(translation, source_pieces, target_pieces, weights (T, S))`.
 
+        `tokens`: the translation's ids if already decoded (one row of
+        `translate_ids`); otherwise `sentence` is decoded with `beam_size`.
         The weights come from one teacher-forced pass over the decoded
         tokens, which equals the step-by-step attention of the decoding.
         """
@@ -65,8 +56,9 @@ class Translator(BaseTranslator):
                 "Only the attention variant has alignments. Received: "
                 f"variant={self.model.variant!r}"
             )
-        tokens, _ = self.translate_ids([sentence], beam_size)
-        target = [int(t) for t in tokens[0] if t != 0]
+        if tokens is None:
+            tokens = self.translate_ids([sentence], beam_size)[0][0]
+        target = [int(t) for t in tokens if t != 0]
         source = self.source_ids([sentence])
         target_in = tf.constant([[START_ID] + target[:-1]], tf.int32)
         _, weights = self.model(
@@ -75,8 +67,24 @@ class Translator(BaseTranslator):
         weights = ops.convert_to_numpy(weights)[0]  # (T, S)
         source_row = [int(t) for t in source.numpy()[0] if t != 0]
         return (
-            self.target_tokenizer.detokenize(tokens[0]),
+            self.target_tokenizer.detokenize(tokens),
             [self.source_tokenizer.vocabulary[i] for i in source_row],
             [self.target_tokenizer.vocabulary[i] for i in target],
             weights[: len(target), : len(source_row)],
         )
+
+    def plot_alignment(self, sentence, path, beam_size=1, tokens=None):
+        """Save the alignment of `sentence`'s translation (as `alignment`)
+        at `path`; returns the translation."""
+        import matplotlib.pyplot as plt
+
+        from keras_attn.visualize import plot_attention
+
+        text, source, target, weights = self.alignment(
+            sentence, beam_size, tokens
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure = plot_attention(weights, target, source)
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(figure)
+        return text

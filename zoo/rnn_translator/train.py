@@ -14,15 +14,6 @@ from zoo.rnn_translator.model import compile_model
 from zoo.translation import evaluate_translator
 
 
-def _plot_alignment(translator, sentence, path):
-    from keras_attn.visualize import plot_attention
-
-    text, source_pieces, target_pieces, weights = translator.alignment(sentence)
-    figure = plot_attention(weights, target_pieces, source_pieces)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    return text
-
-
 def train(config, workdir, options):
     """Train, save and score an RNN translator; returns the metrics."""
     strategy = harness.setup(options)
@@ -75,8 +66,8 @@ def train(config, workdir, options):
         print(f"  source:     {source}\n  reference:  {reference}")
         print(f"  translated: {hypothesis}\n")
     if config.variant == "attention" and splits.test:
-        _plot_alignment(
-            translator, splits.test[0][0], workdir / "plots" / "alignment.png"
+        translator.plot_alignment(
+            splits.test[0][0], workdir / "plots" / "alignment.png"
         )
     return metrics
 
@@ -98,16 +89,18 @@ def evaluate(workdir):
 
 
 def translate(workdir, sentences, beam_size=None):
-    """Print translations; save an alignment plot for each sentence."""
+    """Print translations; save the alignment plot of each translation
+    printed as `plots/translate_<sentence slug>.png`."""
     translator, config = load(workdir)
     beam = beam_size or config.beam_size
-    outputs = translator.translate(list(sentences), beam_size=beam)
+    tokens, _ = translator.translate_ids(list(sentences), beam_size=beam)
+    outputs = [translator.target_tokenizer.detokenize(row) for row in tokens]
     plots = pathlib.Path(workdir) / "plots"
-    for i, (sentence, output) in enumerate(zip(sentences, outputs)):
+    for sentence, output, row in zip(sentences, outputs, tokens):
         print(f"{sentence}\n  -> {output}")
         if config.variant == "attention":
-            path = plots / f"translate_{i}.png"
-            _plot_alignment(translator, sentence, path)
+            path = plots / f"translate_{data.plot_slug(sentence)}.png"
+            translator.plot_alignment(sentence, path, tokens=row)
             print(f"  alignment plot: {path}")
     return outputs
 

@@ -11,7 +11,8 @@ only the self-attention caches.
 
 Uncached decoding (`uncached=True`): each step re-runs the whole model,
 encoder included, on the source and the prefix generated so far, the way
-the TensorFlow and keras.io Transformer tutorials decode. Same search loops,
+the TensorFlow and keras.io Transformer tutorials decode. Same search loops
+(`keras_attn.generation`, through `zoo.translation.search`),
 so the two must give the same tokens (tested); it is the benchmark's
 baseline (a).
 """
@@ -22,24 +23,8 @@ from keras import ops
 
 from zoo.data import END_ID
 from zoo.data import START_ID
-from zoo.decoding import beam_search
-from zoo.decoding import greedy_decode
 from zoo.translation import BaseTranslator
-
-
-def _search(step, state, batch, max_length, beam_size, alpha, end_id):
-    if beam_size == 1:
-        return greedy_decode(step, state, batch, max_length, START_ID, end_id)
-    return beam_search(
-        step,
-        state,
-        batch,
-        max_length,
-        START_ID,
-        end_id,
-        beam_size=beam_size,
-        alpha=alpha,
-    )
+from zoo.translation import search
 
 
 def cached_decode_fn(model, max_length, beam_size=1, alpha=0.6, end_id=END_ID):
@@ -63,7 +48,7 @@ def cached_decode_fn(model, max_length, beam_size=1, alpha=0.6, end_id=END_ID):
             return logits, tuple(layer[0] for layer in new_cache)
 
         batch = tf.shape(source_ids)[0]
-        return _search(
+        return search(
             step, self_cache, batch, max_length, beam_size, alpha, end_id
         )
 
@@ -89,9 +74,7 @@ def uncached_decode_fn(
             logits = model((source, prefix[:, : index + 1]), training=False)
             return logits[:, -1], prefix
 
-        return _search(
-            step, prefix, batch, max_length, beam_size, alpha, end_id
-        )
+        return search(step, prefix, batch, max_length, beam_size, alpha, end_id)
 
     return decode
 
@@ -125,23 +108,23 @@ class Translator(BaseTranslator):
 
     def _build_decode(self, beam_size):
         make = uncached_decode_fn if self.uncached else cached_decode_fn
-        fn = make(
+        return make(
             self.model,
             self.config.max_length,
             beam_size,
             self.config.length_penalty,
         )
-        return tf.function(
-            fn, jit_compile=self.jit_compile, reduce_retracing=True
-        )
 
-    def cross_attention(self, sentence, beam_size=1):
+    def cross_attention(self, sentence, beam_size=1, tokens=None):
         """`(translation, source_pieces, target_pieces, weights)` with the
         cross-attention `weights (layers, heads, T, S)` of the decoded
         translation (one teacher-forced pass over its tokens, which gives
-        the weights the step-by-step decoding used)."""
-        tokens, _ = self.translate_ids([sentence], beam_size)
-        target = [int(t) for t in tokens[0] if t != 0]
+        the weights the step-by-step decoding used). `tokens`: the
+        translation's ids if already decoded (a row of `translate_ids`);
+        otherwise `sentence` is decoded with `beam_size`."""
+        if tokens is None:
+            tokens = self.translate_ids([sentence], beam_size)[0][0]
+        target = [int(t) for t in tokens if t != 0]
         source = self.source_ids([sentence])
         target_in = tf.constant([[START_ID] + target[:-1]], tf.int32)
         _, scores = self.model(
@@ -152,18 +135,23 @@ class Translator(BaseTranslator):
         )  # (layers, heads, T, S)
         source_row = [int(t) for t in source.numpy()[0] if t != 0]
         return (
-            self.target_tokenizer.detokenize(tokens[0]),
+            self.target_tokenizer.detokenize(tokens),
             [self.source_tokenizer.vocabulary[i] for i in source_row],
             [self.target_tokenizer.vocabulary[i] for i in target],
             weights[:, :, : len(target), : len(source_row)],
         )
 
-    def plot_cross_attention(self, sentence, directory, prefix="cross"):
-        """One figure per decoder layer with every head's cross-attention;
-        returns `(translation, [paths])`."""
+    def plot_cross_attention(
+        self, sentence, directory, prefix="cross", beam_size=1, tokens=None
+    ):
+        """One figure per decoder layer with every head's cross-attention
+        of the translation (as `cross_attention`); returns
+        `(translation, [paths])`."""
         from keras_attn.visualize import plot_attention_heads
 
-        text, source, target, weights = self.cross_attention(sentence)
+        text, source, target, weights = self.cross_attention(
+            sentence, beam_size, tokens
+        )
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
         for layer, layer_weights in enumerate(weights):

@@ -167,15 +167,20 @@ def evaluate(workdir):
 
 
 def translate(workdir, sentences, beam_size=None):
-    """Print translations; save every head's cross-attention per sentence."""
+    """Print translations; save every head's cross-attention of each
+    translation printed as `plots/translate_<sentence slug>_layer<n>.png`."""
     translator, config = load(workdir)
     beam = beam_size or config.beam_size
-    outputs = translator.translate(list(sentences), beam_size=beam)
+    tokens, _ = translator.translate_ids(list(sentences), beam_size=beam)
+    outputs = [translator.target_tokenizer.detokenize(row) for row in tokens]
     plots = pathlib.Path(workdir) / "plots"
-    for i, (sentence, output) in enumerate(zip(sentences, outputs)):
+    for sentence, output, row in zip(sentences, outputs, tokens):
         print(f"{sentence}\n  -> {output}")
         _, paths = translator.plot_cross_attention(
-            sentence, plots, prefix=f"translate_{i}_cross"
+            sentence,
+            plots,
+            prefix=f"translate_{data.plot_slug(sentence)}",
+            tokens=row,
         )
         print(f"  cross-attention plots: {', '.join(map(str, paths))}")
     return outputs
