@@ -26,11 +26,12 @@ def test_encoder_block_composes_its_sublayers(norm_first):
     out = _np(block(X))
     ln1 = block.self_attention_layer_norm
     ln2 = block.feed_forward_layer_norm
+    x = ops.convert_to_tensor(X)  # not NumPy: ndarray + torch tensor fails
     if norm_first:
-        h = X + block.self_attention(ln1(X))
+        h = x + block.self_attention(ln1(x))
         expected = h + block.feed_forward(ln2(h))
     else:
-        h = ln1(X + block.self_attention(X))
+        h = ln1(x + block.self_attention(x))
         expected = ln2(h + block.feed_forward(h))
     np.testing.assert_allclose(out, _np(expected), atol=1e-5)
 
