@@ -293,7 +293,11 @@ def test_traced_cache_index_out_of_range_fails_at_run_time():
     else:
         pytest.skip("PyTorch runs eagerly: the index is checked in Python")
     assert np.all(np.isnan(_np(out)))
-    assert all(np.all(np.isnan(_np(t))) for t in new_cache)
+    # What was written is NaN (at the slot the backend clamped to), so any
+    # later step that reads the cache is NaN too.
+    for t in new_cache:
+        assert np.isnan(_np(t)).any()
+        assert not np.isnan(_np(t)).all()  # O(T) poison, not the whole cache
 
 
 def test_cache_for_another_batch_size_raises():

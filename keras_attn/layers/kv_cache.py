@@ -18,8 +18,10 @@ is checked before anything is written (`ValueError`). A traced one (inside
 `tf.function`, XLA or `jax.jit`) has no value until it runs: on the
 TensorFlow backend outside XLA a `tf.debugging.Assert` raises
 `InvalidArgumentError` naming `cache_index`; everywhere (XLA and `jax.jit`
-included, where no op can raise) the call's outputs and the whole returned
-cache are NaN, so the corruption cannot pass unnoticed.
+included, where no op can raise) the call's outputs are NaN and so are the
+keys/values it writes (at the slot the backend clamps the write to), so
+every later step that reads the cache is NaN too: the corruption cannot
+pass unnoticed.
 """
 
 import collections

@@ -58,8 +58,9 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
           returns `(output, new_cache)`. Fixed shapes, so it compiles once
           under `tf.function` / XLA / `jax.jit`. A `cache_index` outside
           `[0, max_length - T]` raises (see `keras_attn.layers.kv_cache`
-          for traced indices: an assertion on TensorFlow, NaN outputs and
-          cache under XLA and `jax.jit`); it is never clamped.
+          for traced indices: an assertion on TensorFlow; under XLA and
+          `jax.jit` NaN outputs, and NaN keys/values written to the cache,
+          so every later step is NaN too); it is never silently clamped.
         * Cross-attention: `cache = layer.compute_key_value(encoder_out)`
           is a `CrossAttentionCache`; `layer(x, cache=cache,
           value_mask=enc_mask)` (no `value`, no `cache_index`) reuses it
@@ -544,6 +545,10 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
             t_len = ops.shape(query)[1]
         if writes:
             q, k, v = (self._to_heads(x) for x in self._project_self(query))
+            # A traced index out of range: what is written is NaN, so the
+            # cache slot the backend clamps to is poisoned for every later
+            # step too (O(T) work, not a pass over the whole cache).
+            k, v = kv_cache.poison(k, in_range), kv_cache.poison(v, in_range)
             start = [0, 0, index, 0]
             keys = ops.slice_update(cache.key, start, k)  # (B, N, L, Hk)
             values = ops.slice_update(cache.value, start, v)  # (B, N, L, Hv)
@@ -584,10 +589,6 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         outputs = (output,)
         if return_attention_scores:
             outputs += (kv_cache.poison(weights, in_range),)
-        if writes and in_range is not None:
-            cache = kv_cache.SelfAttentionCache(
-                *(kv_cache.poison(x, in_range) for x in cache)
-            )
         return outputs + (cache,)
 
     def _positional(self, name, t_len, s_len):

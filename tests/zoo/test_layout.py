@@ -41,11 +41,9 @@ ALLOWED_EXTRA = {
     # submodule of the same name would shadow it (`import zoo.sagan.sample
     # as m` would give the function).
     ("sagan", "sampling.py"),
-    # TEMPORARY, the translators' files (issue 19, the other engineer's
-    # refactor): the unused re-export rnn_translator/data.py goes ...
-    ("rnn_translator", "data.py"),
-    # ... and the SavedModel export moves into train.py or a shared
-    # translation module.
+    # The string-to-string SavedModel for serving (tokenizer and beam
+    # search in the graph; loads with TensorFlow alone): model-specific,
+    # and as large as a decode.py, so it keeps its own file.
     ("transformer_translator", "export.py"),
 }
 ALLOWED_TOP_LEVEL_EXTRA = set()  # none: keep it that way

@@ -6,7 +6,6 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.data import END_ID
-from zoo.data import START_ID
 from zoo.translation import BaseTranslator
 from zoo.translation import search
 
@@ -44,34 +43,18 @@ class Translator(BaseTranslator):
         return decode
 
     def alignment(self, sentence, beam_size=1, tokens=None):
-        """`(translation, source_pieces, target_pieces, weights (T, S))`.
-
-        `tokens`: the translation's ids if already decoded (one row of
-        `translate_ids`); otherwise `sentence` is decoded with `beam_size`.
-        The weights come from one teacher-forced pass over the decoded
-        tokens, which equals the step-by-step attention of the decoding.
-        """
+        """`(translation, source_pieces, target_pieces, weights (T, S))` of
+        a translation (see `teacher_forced`)."""
         if self.model.attention is None:
             raise ValueError(
                 "Only the attention variant has alignments. Received: "
                 f"variant={self.model.variant!r}"
             )
-        if tokens is None:
-            tokens = self.translate_ids([sentence], beam_size)[0][0]
-        target = [int(t) for t in tokens if t != 0]
-        source = self.source_ids([sentence])
-        target_in = tf.constant([[START_ID] + target[:-1]], tf.int32)
-        _, weights = self.model(
-            (source, target_in), training=False, return_attention_scores=True
+        text, source, target, weights = self.teacher_forced(
+            sentence, beam_size, tokens
         )
         weights = ops.convert_to_numpy(weights)[0]  # (T, S)
-        source_row = [int(t) for t in source.numpy()[0] if t != 0]
-        return (
-            self.target_tokenizer.detokenize(tokens),
-            [self.source_tokenizer.vocabulary[i] for i in source_row],
-            [self.target_tokenizer.vocabulary[i] for i in target],
-            weights[: len(target), : len(source_row)],
-        )
+        return text, source, target, weights[: len(target), : len(source)]
 
     def plot_alignment(self, sentence, path, beam_size=1, tokens=None):
         """Save the alignment of `sentence`'s translation (as `alignment`)
@@ -88,3 +71,11 @@ class Translator(BaseTranslator):
         figure.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(figure)
         return text
+
+    def plot_translation(self, sentence, tokens, directory, name):
+        """The alignment plot, for the attention variant."""
+        if self.model.attention is None:
+            return []
+        path = directory / f"{name}.png"
+        self.plot_alignment(sentence, path, tokens=tokens)
+        return [path]

@@ -28,6 +28,7 @@ from keras import ops
 
 import keras_attn
 from zoo.metrics import MaskedAccuracy
+from zoo.translation import run
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -202,19 +203,14 @@ def masked_loss():
 
 def build(config, source_vocabulary_size, target_vocabulary_size):
     """A compiled, built `RNNTranslator` for `config`."""
+    fields = ("embedding_dim", "units", "variant", "attention", "cell")
     model = RNNTranslator(
         source_vocabulary_size,
         target_vocabulary_size,
-        embedding_dim=config.embedding_dim,
-        units=config.units,
-        variant=config.variant,
-        attention=config.attention,
-        cell=config.cell,
         dropout=config.dropout,
+        **{name: getattr(config, name) for name in fields},
     )
-    dummy = ops.ones((1, 2), "int32")
-    model((dummy, dummy))
-    return model
+    return run.built(model)
 
 
 def compile_model(model, config, jit_compile=False):

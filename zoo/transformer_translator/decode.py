@@ -22,7 +22,6 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.data import END_ID
-from zoo.data import START_ID
 from zoo.translation import BaseTranslator
 from zoo.translation import search
 
@@ -117,29 +116,15 @@ class Translator(BaseTranslator):
 
     def cross_attention(self, sentence, beam_size=1, tokens=None):
         """`(translation, source_pieces, target_pieces, weights)` with the
-        cross-attention `weights (layers, heads, T, S)` of the decoded
-        translation (one teacher-forced pass over its tokens, which gives
-        the weights the step-by-step decoding used). `tokens`: the
-        translation's ids if already decoded (a row of `translate_ids`);
-        otherwise `sentence` is decoded with `beam_size`."""
-        if tokens is None:
-            tokens = self.translate_ids([sentence], beam_size)[0][0]
-        target = [int(t) for t in tokens if t != 0]
-        source = self.source_ids([sentence])
-        target_in = tf.constant([[START_ID] + target[:-1]], tf.int32)
-        _, scores = self.model(
-            (source, target_in), training=False, return_attention_scores=True
+        cross-attention `weights (layers, heads, T, S)` of a translation
+        (see `teacher_forced`)."""
+        text, source, target, scores = self.teacher_forced(
+            sentence, beam_size, tokens
         )
         weights = np.stack(
             [ops.convert_to_numpy(cross)[0] for _, cross in scores]
         )  # (layers, heads, T, S)
-        source_row = [int(t) for t in source.numpy()[0] if t != 0]
-        return (
-            self.target_tokenizer.detokenize(tokens),
-            [self.source_tokenizer.vocabulary[i] for i in source_row],
-            [self.target_tokenizer.vocabulary[i] for i in target],
-            weights[:, :, : len(target), : len(source_row)],
-        )
+        return text, source, target, weights[..., : len(target), : len(source)]
 
     def plot_cross_attention(
         self, sentence, directory, prefix="cross", beam_size=1, tokens=None
@@ -169,3 +154,10 @@ class Translator(BaseTranslator):
 
             plt.close(figure)
         return text, paths
+
+    def plot_translation(self, sentence, tokens, directory, name):
+        """Every head's cross-attention, one figure per decoder layer."""
+        _, paths = self.plot_cross_attention(
+            sentence, directory, prefix=name, tokens=tokens
+        )
+        return paths

@@ -19,6 +19,7 @@ from keras import ops
 
 import keras_attn
 from zoo.metrics import MaskedAccuracy
+from zoo.translation import run
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -305,9 +306,7 @@ def build(config, source_vocabulary_size, target_vocabulary_size):
         share_embeddings=config.shared_vocabulary and config.tie_embeddings,
         tie_output=config.tie_embeddings,
     )
-    dummy = ops.ones((1, 2), "int32")
-    model((dummy, dummy))
-    return model
+    return run.built(model)
 
 
 def compile_model(model, config, jit_compile=False):
