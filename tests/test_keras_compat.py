@@ -351,3 +351,20 @@ def test_config_round_trips_every_keras_argument():
     clone(X, MEM)
     clone.set_weights(layer.get_weights())
     np.testing.assert_allclose(_np(clone(X, MEM)), _np(layer(X, MEM)), atol=0)
+
+
+@pytest.mark.parametrize(
+    "shape", [(3, 5), (4, 3, 5), (4, 1, 3, 5), (4, 2, 3, 5)]
+)
+def test_attention_mask_ranks_with_batch_unlike_heads(shape):
+    """(T, S), (B, T, S) and (B, N, T, S) masks with B=4 != N=2: the
+    batch axis is checked against the batch, not the heads."""
+    query = rng.normal(size=(4, T, D)).astype("float32")
+    value = rng.normal(size=(4, S, D)).astype("float32")
+    keep = np.broadcast_to(rng.random((T, S)) > 0.4, shape).copy()
+    keep[..., 0] = True
+    ref, ours = _pair(query, value)
+    got = _np(ours(query, value, attention_mask=keep))
+    np.testing.assert_allclose(
+        got, _np(ref(query, value, attention_mask=keep)), atol=ATOL
+    )

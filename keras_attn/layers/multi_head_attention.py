@@ -642,10 +642,13 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                     f"(B, N, T, S). Received: attention_mask.shape="
                     f"{tuple(mask.shape)}"
                 )
-            expected = (query.shape[0], self.num_heads, t_len, s_len)
-            mask = check_layer_mask(
-                "attention_mask", mask, expected[-len(mask.shape) :]
-            )
+            batch = query.shape[0]
+            expected = {  # (T, S), (B, T, S) or (B, N, T, S)
+                2: (t_len, s_len),
+                3: (batch, t_len, s_len),
+                4: (batch, self.num_heads, t_len, s_len),
+            }[len(mask.shape)]
+            mask = check_layer_mask("attention_mask", mask, expected)
             while len(mask.shape) < 4:
                 mask = ops.expand_dims(mask, 0 if len(mask.shape) == 2 else 1)
             return mask
