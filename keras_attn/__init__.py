@@ -7,6 +7,7 @@ from keras_attn.layers import *  # noqa: F403
 from keras_attn.layers import __all__ as _layers_all
 from keras_attn.layers.kv_cache import CrossAttentionCache
 from keras_attn.layers.kv_cache import SelfAttentionCache
+from keras_attn.layers.kv_cache import SlidingWindowCache
 
 __version__ = "0.1.0"
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "visualize",
     "CrossAttentionCache",
     "SelfAttentionCache",
+    "SlidingWindowCache",
     *_layers_all,
 ]

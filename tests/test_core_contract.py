@@ -114,6 +114,26 @@ CASES = {
         (B, T, D),
         True,
     ),
+    "TransformerDecoder/llama-style": (
+        keras_attn.TransformerDecoder,
+        {
+            "num_layers": 2,
+            "num_heads": 4,
+            "intermediate_dim": 12,
+            "norm_first": True,
+            "normalization": "rms_norm",
+            "activation": "swiglu",
+            "use_bias": False,
+            "num_key_value_heads": 2,
+            "rotary_embedding": True,
+            "sliding_window": 2,
+            "position_bias": "relative",
+        },
+        {"inputs": X},
+        {},
+        (B, T, D),
+        True,
+    ),
 }
 
 

@@ -1,3 +1,5 @@
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from keras_attn import FeedForward
 from keras_attn import PositionEmbedding
 from keras_attn import SinusoidalPositionEncoding
 from keras_attn import TokenAndPositionEmbedding
+from tests.layer_contract import run_layer_contract
 
 B, T, D = 2, 3, 6
 
@@ -85,6 +88,120 @@ def test_feed_forward_matches_numpy():
         FeedForward(0)
     with pytest.raises(ValueError, match="dropout=-0.1"):
         FeedForward(4, dropout=-0.1)
+
+
+def _silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
+def _gelu_exact(x):
+    erf = np.vectorize(math.erf)
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+@pytest.mark.parametrize(
+    "init, act",
+    [
+        ({"activation": "swiglu", "use_bias": False}, _silu),  # Llama
+        ({"activation": "geglu"}, _gelu_tanh),  # T5 v1.1, Gemma
+        ({"activation": "gelu", "gated": True}, _gelu_exact),
+    ],
+)
+def test_gated_feed_forward_matches_numpy(init, act):
+    x = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+    ffn = FeedForward(
+        intermediate_dim=5,
+        output_dim=4,
+        bias_initializer="random_normal",
+        **init,
+    )
+    out = _np(ffn(x))
+
+    def dense(layer):  # x W + b, biases absent when use_bias=False
+        kernel, *bias = (_np(w).astype("float64") for w in layer.weights)
+        return lambda h: h @ kernel + sum(bias)
+
+    gate, up, down = (
+        dense(ffn.gate_dense),
+        dense(ffn.intermediate_dense),
+        dense(ffn.output_dense),
+    )
+    expected = down(act(gate(x)) * up(x))  # (act(x W_gate) * x W_up) W_down
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    config = ffn.get_config()
+    assert config["gated"] is True
+    assert config["activation"] == init["activation"]
+    clone = FeedForward.from_config(config)
+    assert clone.get_config() == config
+    clone(x)
+    clone.set_weights(ffn.get_weights())
+    np.testing.assert_array_equal(_np(clone(x)), out)
+
+
+def test_ungated_feed_forward_keeps_its_weights_and_config():
+    ffn = FeedForward(5, activation="gelu")
+    ffn(np.zeros((B, T, D), "float32"))
+    assert not hasattr(ffn, "gate_dense")
+    assert [w.path for w in ffn.weights] == [
+        "feed_forward/intermediate_dense/kernel",
+        "feed_forward/intermediate_dense/bias",
+        "feed_forward/output_dense/kernel",
+        "feed_forward/output_dense/bias",
+    ]  # the paths old weight files were saved under
+    config = ffn.get_config()
+    assert (config["activation"], config["gated"]) == ("gelu", False)
+    del config["gated"]  # a config saved before the gated variants
+    assert FeedForward.from_config(config).gated is False
+
+
+def test_feed_forward_parameter_count():
+    for init, params in [
+        ({}, D * 5 + 5 + 5 * D + D),
+        ({"gated": True}, 2 * (D * 5 + 5) + 5 * D + D),
+        ({"activation": "swiglu", "use_bias": False}, 2 * D * 5 + 5 * D),
+    ]:
+        ffn = FeedForward(5, **init)
+        ffn.build((B, T, D))
+        assert ffn.count_params() == params, init
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_gated_feed_forward_under_mixed_precision(policy):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    ffn = FeedForward(5, activation="swiglu", dtype=policy)
+    reference = FeedForward(5, activation="swiglu")
+    ffn.build(x.shape)
+    reference.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in ffn.weights]
+    ffn.set_weights(weights)
+    reference.set_weights(weights)
+    out = ffn(x)
+    assert keras.backend.standardize_dtype(out.dtype) == policy[6:]
+    assert ffn.gate_dense.kernel.dtype == "float32"
+    expected = _np(reference(x))
+    error = np.abs(_np(ops.cast(out, "float32")) - expected).max()
+    assert error < 0.03 * np.abs(expected).max(), error  # a few roundings
+
+
+def test_gated_feed_forward_layer_contract():
+    x = np.random.default_rng(4).normal(size=(B, T, D)).astype("float32")
+    run_layer_contract(
+        FeedForward,
+        {"intermediate_dim": 12, "activation": "geglu", "dropout": 0.1},
+        {"inputs": x},
+        expected_output_shape=(B, T, D),
+    )
+
+
+def test_feed_forward_rejects_unknown_activations():
+    for activation in ("swishglu", "reglu", 3):
+        with pytest.raises(ValueError, match=f"activation={activation!r}"):
+            FeedForward(4, activation=activation)
 
 
 def test_masks_pass_through_position_layers():

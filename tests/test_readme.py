@@ -27,3 +27,14 @@ def test_readme_model_example_builds_and_fits():
         model.predict(longer, verbose=0),
         atol=1e-5,
     )
+
+
+def test_readme_modern_decoder_example_runs():
+    block = next(b for b in _python_blocks() if "rms_norm" in b)
+    namespace = {}
+    exec(block, namespace)  # noqa: S102
+    cache = namespace["cache"]
+    # The ring holds the window, not the 100k tokens asked for.
+    assert tuple(cache[0][0].key.shape) == (1, 2, 256, 64)
+    decoder = namespace["decoder"]
+    assert decoder(np.zeros((1, 5, 512), "float32")).shape == (1, 5, 512)

@@ -5,6 +5,8 @@ from keras_attn.layers.feed_forward import FeedForward
 from keras_attn.layers.luong_attention import LuongAttention
 from keras_attn.layers.multi_head_attention import MultiHeadAttention
 from keras_attn.layers.position_embedding import PositionEmbedding
+from keras_attn.layers.relative_position_bias import RelativePositionBias
+from keras_attn.layers.rotary_embedding import RotaryEmbedding
 from keras_attn.layers.scaled_dot_product_attention import (
     ScaledDotProductAttention,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "LuongAttention",
     "MultiHeadAttention",
     "PositionEmbedding",
+    "RelativePositionBias",
+    "RotaryEmbedding",
     "SEResidualBlock",
     "ScaledDotProductAttention",
     "SelfAttention2D",

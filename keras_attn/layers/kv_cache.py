@@ -40,6 +40,17 @@ Fixed-size `(B, N, max_length, H)` keys and `(B, N, max_length, Hv)`
 values, written at `cache_index` by each cached call.
 """
 
+SlidingWindowCache = collections.namedtuple(
+    "SlidingWindowCache", ["key", "value"]
+)
+SlidingWindowCache.__doc__ = """Ring-buffer KV cache of a sliding-window layer.
+
+`(B, Nkv, window, H)` keys and `(B, Nkv, window, Hv)` values: position `p`
+lives in slot `p % window`, so decoding memory is O(window) whatever the
+generated length, and `cache_index` has no upper bound. Written at
+`cache_index` by each cached call, like `SelfAttentionCache`.
+"""
+
 CrossAttentionCache = collections.namedtuple(
     "CrossAttentionCache", ["key", "value"]
 )
@@ -83,6 +94,8 @@ def check_batch_size(batch_size):
 def check_cache_index(cache_index, length, max_length):
     """Validate the write position of `length` new tokens in a cache.
 
+    `max_length=None` (a ring buffer) checks only `cache_index >= 0`.
+
     Returns `(index, in_range)`: the int32 index, and None when it was
     checked here, or a boolean scalar tensor when it is traced (the caller
     poisons its outputs with it, see the module docstring).
@@ -100,7 +113,12 @@ def check_cache_index(cache_index, length, max_length):
             )
         index = int(value)
         length_known = 1 if length is None else length  # at least one token
-        if not 0 <= index <= max_length - length_known:
+        if max_length is None:
+            if index < 0:
+                raise ValueError(
+                    f"`cache_index` must be >= 0. Received: cache_index={index}"
+                )
+        elif not 0 <= index <= max_length - length_known:
             raise ValueError(
                 f"`cache_index` must be in [0, {max_length - length_known}] "
                 f"to write {length_known} token(s) into a cache of max_length="
@@ -116,6 +134,14 @@ def check_cache_index(cache_index, length, max_length):
     index = ops.cast(cache_index, "int32")
     if length is None:
         length = 1  # unknown until run time: check what is known
+    if max_length is None:
+        in_range = ops.greater_equal(index, 0)
+        _assert_in_graph(
+            in_range,
+            "`cache_index` must be >= 0. Received: cache_index =",
+            index,
+        )
+        return index, in_range
     in_range = ops.logical_and(
         ops.greater_equal(index, 0),
         ops.less_equal(index + length, max_length),
@@ -163,10 +189,13 @@ def check_cache(cache, kind, batch, num_heads, key_dim, value_dim):
     """
     if not isinstance(cache, kind):
         got = type(cache).__name__
-        if isinstance(cache, (SelfAttentionCache, CrossAttentionCache)):
+        if isinstance(
+            cache,
+            (SelfAttentionCache, SlidingWindowCache, CrossAttentionCache),
+        ):
             hint = (
                 "pass `cache_index` with a cache from `init_cache`"
-                if isinstance(cache, SelfAttentionCache)
+                if not isinstance(cache, CrossAttentionCache)
                 else "a cache from `compute_key_value` takes no `cache_index`"
             )
         else:
@@ -201,3 +230,41 @@ def check_cache(cache, kind, batch, num_heads, key_dim, value_dim):
                 f"Received: cache.key.shape={tuple(keys.shape)}, "
                 f"cache.value.shape={tuple(values.shape)}"
             )
+
+
+def ring_read(cache, index):
+    """The ring's keys/values in time order: slot `j` holds position
+    `index - window + j` (negative positions were never written).
+
+    Returns `(keys, values, valid)` with `valid` boolean `(1, 1, 1, W)`.
+    """
+    window = cache.key.shape[2]
+    slots = ops.mod(ops.arange(window, dtype="int32") + index, window)
+    keys = ops.take(cache.key, slots, axis=2)
+    values = ops.take(cache.value, slots, axis=2)
+    valid = ops.arange(window, dtype="int32") >= window - index
+    return keys, values, valid[None, None, None, :]
+
+
+def ring_write(cache, index, keys, values):
+    """Write `T` new keys/values at positions `[index, index + T)`.
+
+    Slot `s` takes the newest new position `p` with `p % W == s`, if any
+    (when `T > W` only the last `W` tokens survive); fixed shapes, so it
+    compiles once under XLA and `jax.jit`.
+    """
+    window = cache.key.shape[2]
+    length = ops.shape(keys)[2]
+    last = index + length - 1
+    slots = ops.arange(window, dtype="int32")
+    newest = last - ops.mod(last - slots, window)  # (W,) absolute positions
+    fresh = newest >= index
+    source = ops.clip(newest - index, 0, length - 1)
+
+    def update(old, new):
+        picked = ops.take(new, source, axis=2)
+        return ops.where(fresh[None, None, :, None], picked, old)
+
+    return SlidingWindowCache(
+        update(cache.key, keys), update(cache.value, values)
+    )

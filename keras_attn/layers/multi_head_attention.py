@@ -3,7 +3,9 @@ import math
 import keras
 from keras import ops
 
-from keras_attn.layers import kv_cache
+from keras_attn.layers import _mha_core
+from keras_attn.layers import _mha_legacy
+from keras_attn.layers._mha_cached import CachedAttentionMixin
 from keras_attn.layers._mha_utils import check_layer_mask
 from keras_attn.layers._mha_utils import projection_equation
 from keras_attn.layers._mha_utils import resolve_attention_axes
@@ -11,15 +13,17 @@ from keras_attn.layers._mha_utils import sublayer_kwargs
 from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
-from keras_attn.ops import causal_mask
+from keras_attn.layers.relative_position_bias import RelativePositionBias
+from keras_attn.layers.rotary_embedding import RotaryEmbedding
 from keras_attn.ops import lift_mask
 from keras_attn.ops import merge_masks
-from keras_attn.ops import scaled_dot_product_attention
-from keras_attn.ops import sliding_window_mask
+from keras_attn.ops.positions import alibi_slopes
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
-class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
+class MultiHeadAttention(
+    CachedAttentionMixin, FlagDependentOutputs, keras.layers.Layer
+):
     """Multi-head attention: a drop-in for `keras.layers.MultiHeadAttention`
     with a KV cache, fused self-attention projections and loud errors.
 
@@ -61,6 +65,9 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
           for traced indices: an assertion on TensorFlow; under XLA and
           `jax.jit` NaN outputs, and NaN keys/values written to the cache,
           so every later step is NaN too); it is never silently clamped.
+          With a `sliding_window` shorter than `max_length`, the cache is a
+          `SlidingWindowCache` ring of `sliding_window` slots: O(window)
+          memory, and `cache_index` only has to be >= 0.
         * Cross-attention: `cache = layer.compute_key_value(encoder_out)`
           is a `CrossAttentionCache`; `layer(x, cache=cache,
           value_mask=enc_mask)` (no `value`, no `cache_index`) reuses it
@@ -93,6 +100,27 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         seed: seed for the dropout.
         output_dim: alias of an int `output_shape` (kept from earlier
             releases).
+        num_key_value_heads: Nkv, a divisor of N: grouped-query attention
+            (Ainslie et al. 2023), multi-query with 1 (Shazeer 2019). Query
+            head `h` reads key/value head `h // (N / Nkv)`; keys and values
+            are never repeated, and caches hold Nkv heads. Default N.
+        rotary_embedding: None, True (a default `RotaryEmbedding`) or a
+            `RotaryEmbedding` layer, applied to queries and keys (after
+            QK-norm) at their absolute positions: `0..T-1`, or
+            `cache_index + i` with a cache. Self-attention only.
+        position_bias: None, `"alibi"` (Press et al. 2022) or a
+            `RelativePositionBias` layer (T5; pass one instance to several
+            layers to share it). Self-attention only.
+        qk_norm: RMS-normalise each query and key head (learned scale).
+        logit_soft_cap: None or c > 0: logits become `c · tanh(l / c)`.
+        use_sinks: a learned per-head sink logit joins the softmax
+            denominator (initialised at 0).
+        memory_efficient: None chooses the memory-efficient path
+            (`keras_attn.ops.memory_efficient_attention`) when a call has
+            at least 2048 × 2048 logits per head and needs neither weights
+            nor dropout; True always (a `ValueError` if the call asks for
+            weights or trains with dropout); False never.
+        chunk_size: query/key block size of the memory-efficient path.
 
     Call arguments (B batch, T query length, S key length, D model dim):
         query: `(B, T, D)`, or `(B, d1, ..., dk, D)` with `attention_axes`.
@@ -142,10 +170,50 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         use_gate=False,
         seed=None,
         output_dim=None,
+        num_key_value_heads=None,
+        rotary_embedding=None,
+        position_bias=None,
+        qk_norm=False,
+        logit_soft_cap=None,
+        use_sinks=False,
+        memory_efficient=None,
+        chunk_size=512,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("num_heads", num_heads)
+        self.num_key_value_heads = check_positive_int(
+            "num_key_value_heads", num_key_value_heads, allow_none=True
+        )
+        if self.num_key_value_heads and num_heads % self.num_key_value_heads:
+            raise ValueError(
+                "`num_heads` must be a multiple of `num_key_value_heads` "
+                f"(each key/value head serves num_heads / num_key_value_heads"
+                f" query heads). Received: num_heads={num_heads}, "
+                f"num_key_value_heads={num_key_value_heads}"
+            )
+        self._kv_heads = self.num_key_value_heads or self.num_heads
+        self.rotary_embedding = _rotary(rotary_embedding)
+        self.position_bias = _position_bias(position_bias, self.num_heads)
+        self.qk_norm = bool(qk_norm)
+        if logit_soft_cap is not None and (
+            isinstance(logit_soft_cap, bool)
+            or not isinstance(logit_soft_cap, (int, float))
+            or logit_soft_cap <= 0
+        ):
+            raise ValueError(
+                "`logit_soft_cap` must be None or a positive number. "
+                f"Received: logit_soft_cap={logit_soft_cap!r}"
+            )
+        self.logit_soft_cap = logit_soft_cap
+        self.use_sinks = bool(use_sinks)
+        if memory_efficient not in (None, True, False):
+            raise ValueError(
+                "`memory_efficient` must be None (by size), True or False. "
+                f"Received: memory_efficient={memory_efficient!r}"
+            )
+        self.memory_efficient = memory_efficient
+        self.chunk_size = check_positive_int("chunk_size", chunk_size)
         self.key_dim = check_positive_int("key_dim", key_dim, allow_none=True)
         self.value_dim = check_positive_int(
             "value_dim", value_dim, allow_none=True
@@ -196,6 +264,18 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 "Dropout is not supported with flash attention: set "
                 f"dropout=0 or flash_attention=False. Received: "
                 f"dropout={self.dropout}, flash_attention={flash_attention}"
+            )
+        if self._use_flash and (
+            self.position_bias is not None
+            or logit_soft_cap is not None
+            or self.use_sinks
+        ):
+            raise ValueError(
+                "The backend's flash kernel has no position bias, soft-cap "
+                "or sinks: set flash_attention=False. Received: "
+                f"flash_attention={flash_attention}, position_bias="
+                f"{position_bias!r}, logit_soft_cap={logit_soft_cap}, "
+                f"use_sinks={use_sinks}"
             )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -295,18 +375,44 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
             (self.output_dim,) if self.output_dim else (query_shape[-1],)
         )
         hk, hv = self._key_dim, self._value_dim
+        nkv = self._kv_heads
+        if not self._plain and (
+            self.rotary_embedding is not None or self.position_bias is not None
+        ):
+            raise ValueError(
+                "`rotary_embedding` and `position_bias` need (batch, length,"
+                f" dim) inputs. Received: query.shape={query_shape}"
+            )
+        if self.rotary_embedding is not None and hk % 2:
+            raise ValueError(
+                "Rotary embeddings rotate pairs of features: the key depth "
+                f"must be even. Received: key_dim={hk}"
+            )
         # Creation order = the Keras layer's weight order.
         self._query_dense = self._dense("query", rank, 1, (n, hk))
         self._query_dense.build(query_shape)
-        self._key_dense = self._dense("key", rank, 1, (n, hk))
+        self._key_dense = self._dense("key", rank, 1, (nkv, hk))
         self._key_dense.build(key_shape)
         if self.use_gate:
             self._gate_dense = self._dense(
                 "gate", rank, 1, (n, hv), activation="sigmoid"
             )
             self._gate_dense.build(query_shape)
-        self._value_dense = self._dense("value", rank, 1, (n, hv))
+        self._value_dense = self._dense("value", rank, 1, (nkv, hv))
         self._value_dense.build(value_shape)
+        if self.qk_norm:
+            self.query_norm = keras.layers.RMSNormalization(
+                epsilon=1e-6, dtype=self.dtype_policy, name="query_norm"
+            )
+            self.query_norm.build(query_shape[:-1] + (n, hk))
+            self.key_norm = keras.layers.RMSNormalization(
+                epsilon=1e-6, dtype=self.dtype_policy, name="key_norm"
+            )
+            self.key_norm.build(key_shape[:-1] + (nkv, hk))
+        if self.use_sinks:
+            self.sinks = self.add_weight(
+                shape=(n,), initializer="zeros", name="sinks"
+            )
         self._output_dense = self._dense(
             "attention_output", rank + 1, 2, self._output_tail
         )
@@ -337,6 +443,7 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 self._value_dense(x),
             )
         n, hk, hv = self.num_heads, self._key_dim, self._value_dim
+        nkv = self._kv_heads
         d = x.shape[-1]
         layers = (self._query_dense, self._key_dense, self._value_dense)
         kernel = ops.concatenate(
@@ -348,12 +455,12 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 [ops.reshape(layer.bias, (-1,)) for layer in layers]
             )
             y = y + ops.cast(bias, y.dtype)
-        q, k, v = ops.split(y, [n * hk, 2 * n * hk], axis=-1)
+        q, k, v = ops.split(y, [n * hk, (n + nkv) * hk], axis=-1)
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         return (
             ops.reshape(q, (b, t, n, hk)),
-            ops.reshape(k, (b, t, n, hk)),
-            ops.reshape(v, (b, t, n, hv)),
+            ops.reshape(k, (b, t, nkv, hk)),
+            ops.reshape(v, (b, t, nkv, hv)),
         )
 
     def _to_heads(self, x):
@@ -362,8 +469,9 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         if self._plain:
             return x  # (B, N, T, H)
         shape = ops.shape(x)
+        heads = shape[len(self._others) + 1]
         length = math.prod(shape[len(self._others) + 2 : -1])
-        return ops.reshape(x, (-1, self.num_heads, length, shape[-1]))
+        return ops.reshape(x, (-1, heads, length, shape[-1]))
 
     def _from_heads(self, x, like):
         """(B', N, T, Hv) -> (B, d..., N, Hv), `like` the projected query."""
@@ -373,47 +481,6 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         x = ops.reshape(x, (*shape[:-1], ops.shape(x)[-1]))
         inverse = [self._perm.index(i) for i in range(len(self._perm))]
         return ops.transpose(x, inverse)
-
-    def compute_key_value(self, value, key=None):
-        """Project a memory once for cross-attention decoding.
-
-        Returns a `CrossAttentionCache` `(keys (B, N, S, H),
-        values (B, N, S, Hv))`.
-        """
-        if not self.built:
-            raise ValueError(
-                "`compute_key_value` needs a built layer: call it once first."
-            )
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
-        key = value if key is None else key
-        return kv_cache.CrossAttentionCache(
-            self._to_heads(self._key_dense(key)),
-            self._to_heads(self._value_dense(value)),
-        )
-
-    def init_cache(self, batch_size, max_length, dtype=None):
-        """An empty `SelfAttentionCache`: zeros `(B, N, max_length, H)`."""
-        if not self.built:
-            raise ValueError(
-                "`init_cache` needs a built layer: call it once first."
-            )
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
-        batch_size = kv_cache.check_batch_size(batch_size)
-        check_positive_int("max_length", max_length)
-        dtype = dtype or self.compute_dtype
-        n = self.num_heads
-        return kv_cache.SelfAttentionCache(
-            ops.zeros((batch_size, n, max_length, self._key_dim), dtype),
-            ops.zeros((batch_size, n, max_length, self._value_dim), dtype),
-        )
 
     # --- call ---------------------------------------------------------------
     def call(
@@ -458,31 +525,32 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 value_mask = query_mask
             value = query
         else:
+            self._check_self_only("cross-attention (a `value` was passed)")
             q = self._query_dense(query)
             k = self._key_dense(value if key is None else key)
             v = self._value_dense(value)
+        q, k = self._positions(q, k, 0)
         qh, kh, vh = self._to_heads(q), self._to_heads(k), self._to_heads(v)
-        t_len, s_len = ops.shape(qh)[2], ops.shape(kh)[2]
-        masks = [
-            self._merge_user_masks(
-                query,
-                value,
-                query_mask,
-                value_mask,
-                key_mask,
-                attention_mask,
-            )
-        ]
-        if use_causal_mask:
-            masks.append(self._positional("use_causal_mask", t_len, s_len))
-        if self.sliding_window is not None:
-            masks.append(self._positional("sliding_window", t_len, s_len))
-        out, weights = self._attend(
-            query,
+        for name, on in (
+            ("use_causal_mask", use_causal_mask),
+            ("sliding_window", self.sliding_window is not None),
+        ):
+            if on and len(self._axes) != 1:
+                raise ValueError(
+                    f"`{name}` needs a single attention axis. Received: "
+                    f"attention_axes={self._axes}"
+                )
+        mask, q_mask = self._user_masks(
+            query, value, query_mask, value_mask, key_mask, attention_mask
+        )
+        out, weights = self._core(
             qh,
             kh,
             vh,
-            merge_masks(*masks),
+            mask,
+            q_mask,
+            use_causal_mask,
+            0,
             training,
             return_attention_scores,
         )
@@ -491,125 +559,74 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
             return outputs, self._scores_layout(weights, q, k)
         return outputs
 
-    def _call_cached(
-        self,
-        query,
-        value,
-        query_mask,
-        value_mask,
-        attention_mask,
-        use_causal_mask,
-        return_attention_scores,
-        training,
-        cache,
-        cache_index,
-    ):
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
-        if cache is None:
-            raise ValueError(
-                "`cache_index` needs a `cache` from `init_cache`. Received: "
-                f"cache_index={cache_index!r}, cache=None"
-            )
-        if value is not None:
-            raise ValueError(
-                "With a `cache`, the keys/values come from the cache: omit "
-                "`value`. Received: value.shape="
-                f"{tuple(value.shape)}"
-            )
-        writes = cache_index is not None
-        kind = (
-            kv_cache.SelfAttentionCache
-            if writes
-            else kv_cache.CrossAttentionCache
-        )
-        kv_cache.check_cache(
-            cache,
-            kind,
-            query.shape[0],
-            self.num_heads,
-            self._key_dim,
-            self._value_dim,
-        )
-        t_len = query.shape[1]  # static, or a tensor below
-        in_range = None
-        if writes:
-            max_length = cache.key.shape[2]
-            index, in_range = kv_cache.check_cache_index(
-                cache_index, t_len, max_length
-            )
-        if t_len is None:
-            t_len = ops.shape(query)[1]
-        if writes:
-            q, k, v = (self._to_heads(x) for x in self._project_self(query))
-            # A traced index out of range: what is written is NaN, so the
-            # cache slot the backend clamps to is poisoned for every later
-            # step too (O(T) work, not a pass over the whole cache).
-            k, v = kv_cache.poison(k, in_range), kv_cache.poison(v, in_range)
-            start = [0, 0, index, 0]
-            keys = ops.slice_update(cache.key, start, k)  # (B, N, L, Hk)
-            values = ops.slice_update(cache.value, start, v)  # (B, N, L, Hv)
-            cache = kv_cache.SelfAttentionCache(keys, values)
-        else:
-            q = self._to_heads(self._query_dense(query))
-            keys, values = cache
-            index = None
-        s_len = keys.shape[2]
-        offset = 0 if index is None else index  # absolute position of query 0
-        masks = [
-            self._merge_user_masks(
-                query, None, query_mask, value_mask, None, attention_mask
-            )
-        ]
-        if writes:
-            written = ops.arange(s_len, dtype="int32") < index + t_len
-            masks.append(written[None, None, None, :])  # (1, 1, 1, L)
-        if use_causal_mask:
-            masks.append(causal_mask(t_len, s_len, offset=offset))
-        if self.sliding_window is not None:
-            masks.append(
-                sliding_window_mask(
-                    t_len, s_len, self.sliding_window, offset=offset
+    def _check_self_only(self, what):
+        for name in ("rotary_embedding", "position_bias"):
+            if getattr(self, name) is not None:
+                raise ValueError(
+                    f"`{name}` is for self-attention (queries and keys share "
+                    f"positions); this call is {what}. Use a layer without "
+                    f"it. Received: {name}={getattr(self, name)!r}"
                 )
-            )
-        out, weights = self._attend(
-            query,
-            q,
-            keys,
-            values,
-            merge_masks(*masks),
-            training,
-            return_attention_scores,
+
+    def _positions(self, q, k, start):
+        """QK-norm, then rotary embeddings from position `start` on."""
+        if self.qk_norm:
+            q, k = self.query_norm(q), self.key_norm(k)
+        if self.rotary_embedding is not None:
+            q = self.rotary_embedding(q, start_index=start)
+            k = self.rotary_embedding(k, start_index=start)
+        return q, k
+
+    def _core(
+        self, q, k, v, mask, q_mask, causal, offset, training, return_scores
+    ):
+        """The attention of `(B', N, T, H)` heads on the path that fits."""
+        path = _mha_core.choose_path(
+            self.memory_efficient,
+            q.shape[2],
+            k.shape[2],
+            return_scores,
+            bool(training) and self.dropout > 0.0,
+            self._use_flash,
         )
-        projected = ops.transpose(q, (0, 2, 1, 3))  # (B, T, N, Hk)
-        output = kv_cache.poison(self._finish(query, projected, out), in_range)
-        outputs = (output,)
-        if return_attention_scores:
-            outputs += (kv_cache.poison(weights, in_range),)
-        return outputs + (cache,)
+        alibi = None
+        if isinstance(self.position_bias, str):
+            alibi = ops.convert_to_tensor(alibi_slopes(self.num_heads))
+        return _mha_core.attend_heads(
+            q,
+            k,
+            v,
+            path=path,
+            mask=mask,
+            query_mask=q_mask,
+            causal=causal,
+            window=self.sliding_window,
+            query_offset=offset,
+            alibi_slopes=alibi,
+            relative_bias=(
+                None
+                if isinstance(self.position_bias, str)
+                else (self.position_bias)
+            ),
+            scale=1.0 / math.sqrt(self._key_dim),
+            soft_cap=self.logit_soft_cap,
+            sinks=self.sinks if self.use_sinks else None,
+            dropout=self.dropout,
+            training=bool(training),
+            seed=self.seed_generator,
+            return_weights=return_scores,
+            chunk_size=self.chunk_size,
+        )
 
-    def _positional(self, name, t_len, s_len):
-        """The causal or sliding-window mask, top-left aligned as Keras."""
-        if len(self._axes) != 1:
-            raise ValueError(
-                f"`{name}` needs a single attention axis. Received: "
-                f"attention_axes={self._axes}"
-            )
-        if name == "use_causal_mask":
-            return causal_mask(t_len, s_len, offset=0)
-        return sliding_window_mask(t_len, s_len, self.sliding_window)
-
-    def _merge_user_masks(
+    def _user_masks(
         self, query, value, query_mask, value_mask, key_mask, attention_mask
     ):
-        """The user's masks as one boolean `(B|1, N|1, T, S)`, or None."""
+        """The user's masks: `(keys (B|1, N|1, T|1, S), queries (B, 1, T,
+        1))` as booleans, each None when absent."""
         q_shape = tuple(query.shape)
         t_len = q_shape[1] if self._plain else None
         s_len = value.shape[1] if (self._plain and value is not None) else None
-        masks = []
+        masks, q_lifted = [], None
         for name, m, length in (
             ("query_mask", query_mask, t_len),
             ("value_mask", value_mask, s_len),
@@ -624,11 +641,13 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                     f" Received: {name}.shape={tuple(m.shape)}"
                 )
             m = check_layer_mask(name, m, (q_shape[0], length))
-            axis = "query" if name == "query_mask" else "key"
-            masks.append(lift_mask(m, 4, axis))  # (B, 1, T, 1) / (B, 1, 1, S)
+            if name == "query_mask":
+                q_lifted = lift_mask(m, 4, "query")  # (B, 1, T, 1)
+            else:
+                masks.append(lift_mask(m, 4, "key"))  # (B, 1, 1, S)
         if attention_mask is not None:
             masks.append(self._attention_mask(attention_mask, query, value))
-        return merge_masks(*masks)
+        return merge_masks(*masks), q_lifted
 
     def _attention_mask(self, mask, query, value):
         """`attention_mask` in the core's `(B', N|1, T, S)` layout."""
@@ -678,31 +697,6 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
         s_len = math.prod(v_shape[a] for a in self._axes)
         return ops.reshape(mask, (-1, heads, q_len, s_len))  # (B', N|1, T, S)
 
-    def _attend(self, query, q, k, v, mask, training, return_scores):
-        """The core on `(B', N, T, H)` heads; returns `(out, weights)`."""
-        if self._use_flash:
-            out = ops.dot_product_attention(
-                ops.transpose(q, (0, 2, 1, 3)),
-                ops.transpose(k, (0, 2, 1, 3)),
-                ops.transpose(v, (0, 2, 1, 3)),
-                mask=mask,
-                scale=1.0 / math.sqrt(self._key_dim),
-                flash_attention=True,
-            )  # (B', T, N, Hv)
-            return ops.transpose(out, (0, 2, 1, 3)), None
-        result = scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            mask=mask,
-            scale=1.0 / math.sqrt(self._key_dim),
-            dropout=self.dropout,
-            training=bool(training),
-            seed=self.seed_generator,
-            return_weights=return_scores,
-        )
-        return result if return_scores else (result, None)
-
     def _finish(self, query, projected_query, out):
         """Heads back to the input layout, gate, output projection."""
         heads = self._from_heads(out, projected_query)  # (B, d..., N, Hv)
@@ -728,6 +722,14 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
             (self.output_dim,) if self.output_dim else (query_shape[-1],)
         )
         return tuple(query_shape[:-1]) + tuple(tail)
+
+    def load_own_variables(self, store):
+        # A file of the first release holds the projections as this layer's
+        # own variables; `_mha_legacy` moves them to the sub-layers.
+        if _mha_legacy.is_release_store(self, store):
+            _mha_legacy.load_release_store(self, store)
+        else:
+            super().load_own_variables(store)
 
     def get_config(self):
         config = super().get_config()
@@ -766,6 +768,23 @@ class MultiHeadAttention(FlagDependentOutputs, keras.layers.Layer):
                 "use_gate": self.use_gate,
                 "seed": self.seed,
                 "output_dim": self.output_dim,
+                "num_key_value_heads": self.num_key_value_heads,
+                "rotary_embedding": (
+                    None
+                    if self.rotary_embedding is None
+                    else keras.layers.serialize(self.rotary_embedding)
+                ),
+                "position_bias": (
+                    self.position_bias
+                    if self.position_bias is None
+                    or isinstance(self.position_bias, str)
+                    else keras.layers.serialize(self.position_bias)
+                ),
+                "qk_norm": self.qk_norm,
+                "logit_soft_cap": self.logit_soft_cap,
+                "use_sinks": self.use_sinks,
+                "memory_efficient": self.memory_efficient,
+                "chunk_size": self.chunk_size,
             }
         )
         return config
@@ -789,3 +808,42 @@ def _check_output_shape(output_shape):
             f"Received: output_shape={output_shape!r}"
         )
     return output_shape
+
+
+def _rotary(rotary_embedding):
+    """`rotary_embedding` as a `RotaryEmbedding` layer, or None."""
+    if rotary_embedding is None or rotary_embedding is False:
+        return None
+    if rotary_embedding is True:
+        return RotaryEmbedding()
+    if isinstance(rotary_embedding, dict):
+        rotary_embedding = keras.layers.deserialize(rotary_embedding)
+    if not isinstance(rotary_embedding, RotaryEmbedding):
+        raise ValueError(
+            "`rotary_embedding` must be None, True (default RoPE) or a "
+            "`keras_attn.layers.RotaryEmbedding`. Received: "
+            f"rotary_embedding={rotary_embedding!r}"
+        )
+    return rotary_embedding
+
+
+def _position_bias(position_bias, num_heads):
+    """`position_bias` as `"alibi"`, a `RelativePositionBias`, or None."""
+    if position_bias is None or position_bias == "alibi":
+        return position_bias
+
+    if isinstance(position_bias, dict):
+        position_bias = keras.layers.deserialize(position_bias)
+    if not isinstance(position_bias, RelativePositionBias):
+        raise ValueError(
+            "`position_bias` must be None, 'alibi' or a "
+            "`keras_attn.layers.RelativePositionBias`. Received: "
+            f"position_bias={position_bias!r}"
+        )
+    if position_bias.num_heads != num_heads:
+        raise ValueError(
+            "The `position_bias` layer must have one bias per head. "
+            f"Received: position_bias.num_heads={position_bias.num_heads}, "
+            f"num_heads={num_heads}"
+        )
+    return position_bias

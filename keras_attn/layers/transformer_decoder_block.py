@@ -57,6 +57,9 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
         Vaswani et al., "Attention Is All You Need", NeurIPS 2017, §3.1.
     """
 
+    # Relative position buckets of causal self-attention: past keys only.
+    _bidirectional = False
+
     def build(self, inputs_shape, encoder_outputs_shape=None):
         super().build(inputs_shape)
         self.cross_attention = None
@@ -67,6 +70,10 @@ class TransformerDecoderBlock(TransformerEncoderBlock):
             key_dim=self.key_dim,
             dropout=self.dropout,
             output_dim=inputs_shape[-1],
+            use_bias=self.use_bias,
+            num_key_value_heads=self.self_attention.num_key_value_heads,
+            qk_norm=self.self_attention.qk_norm,
+            memory_efficient=self.self_attention.memory_efficient,
             kernel_initializer=keras.initializers.serialize(
                 self.kernel_initializer
             ),

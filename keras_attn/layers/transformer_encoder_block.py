@@ -7,6 +7,7 @@ from keras_attn.layers._validation import check_positive_int
 from keras_attn.layers._validation import check_rate
 from keras_attn.layers.feed_forward import FeedForward
 from keras_attn.layers.multi_head_attention import MultiHeadAttention
+from keras_attn.layers.relative_position_bias import RelativePositionBias
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -33,6 +34,21 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
         layer_norm_epsilon: LayerNorm epsilon.
         key_dim: per-head depth; defaults to `D // num_heads`.
         kernel_initializer, bias_initializer: initializers.
+        normalization: `"layer_norm"` (the paper) or `"rms_norm"`
+            (Zhang & Sennrich 2019; Llama, Gemma, Mistral).
+        use_bias: biases in the attention and feed-forward projections
+            (False in Llama-style models).
+        num_key_value_heads, rotary_embedding, position_bias,
+            sliding_window, qk_norm, logit_soft_cap, use_sinks,
+            memory_efficient: of the self-attention, see
+            `MultiHeadAttention`. `position_bias="relative"` creates a
+            T5 `RelativePositionBias` (in a `TransformerEncoder` /
+            `TransformerDecoder`, one shared by every block, as in T5).
+
+    A Llama-style block is a configuration: `norm_first=True,
+    normalization="rms_norm", activation="swiglu", use_bias=False,
+    num_key_value_heads=..., rotary_embedding=True` (Mistral adds
+    `sliding_window`, Gemma 2 `logit_soft_cap`).
 
     Call arguments (B batch, T length, D model dim, N heads):
         inputs: `(B, T, D)`.
@@ -67,15 +83,38 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
         key_dim=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        normalization="layer_norm",
+        use_bias=True,
+        num_key_value_heads=None,
+        rotary_embedding=None,
+        position_bias=None,
+        sliding_window=None,
+        qk_norm=False,
+        logit_soft_cap=None,
+        use_sinks=False,
+        memory_efficient=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if normalization not in ("layer_norm", "rms_norm"):
+            raise ValueError(
+                "`normalization` must be 'layer_norm' or 'rms_norm'. "
+                f"Received: normalization={normalization!r}"
+            )
+        self.normalization = normalization
+        self.use_bias = bool(use_bias)
+        if position_bias == "relative":
+            position_bias = RelativePositionBias(
+                num_heads,
+                bidirectional=self._bidirectional,
+                dtype=self.dtype_policy,
+                name="relative_position_bias",
+            )
         self.num_heads = check_positive_int("num_heads", num_heads)
         self.intermediate_dim = check_positive_int(
             "intermediate_dim", intermediate_dim
         )
         self.dropout = check_rate("dropout", dropout)
-        self.activation = keras.activations.get(activation)
         self.norm_first = bool(norm_first)
         self.layer_norm_epsilon = check_positive_float(
             "layer_norm_epsilon", layer_norm_epsilon
@@ -96,12 +135,26 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
             num_heads,
             key_dim=key_dim,
             dropout=dropout,
+            use_bias=self.use_bias,
+            num_key_value_heads=num_key_value_heads,
+            rotary_embedding=rotary_embedding,
+            position_bias=position_bias,
+            sliding_window=sliding_window,
+            qk_norm=qk_norm,
+            logit_soft_cap=logit_soft_cap,
+            use_sinks=use_sinks,
+            memory_efficient=memory_efficient,
             name="self_attention",
             **init,
         )
         self.feed_forward = FeedForward(
-            intermediate_dim, activation=activation, name="feed_forward", **init
+            intermediate_dim,
+            activation=activation,
+            use_bias=self.use_bias,
+            name="feed_forward",
+            **init,
         )
+        self.activation = self.feed_forward.activation
         self.self_attention_layer_norm = self._layer_norm(
             "self_attention_layer_norm"
         )
@@ -116,7 +169,16 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
         )
         self.supports_masking = True
 
+    # Relative position buckets of a self-attention that sees both ways.
+    _bidirectional = True
+
     def _layer_norm(self, name):
+        if self.normalization == "rms_norm":
+            return keras.layers.RMSNormalization(
+                epsilon=self.layer_norm_epsilon,
+                dtype=self.dtype_policy,
+                name=name,
+            )
         return keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
         )
@@ -179,7 +241,7 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
                 "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
+                "activation": self.feed_forward.get_config()["activation"],
                 "norm_first": self.norm_first,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "key_dim": self.key_dim,
@@ -189,6 +251,24 @@ class TransformerEncoderBlock(FlagDependentOutputs, keras.layers.Layer):
                 "bias_initializer": keras.initializers.serialize(
                     self.bias_initializer
                 ),
+                "normalization": self.normalization,
+                "use_bias": self.use_bias,
             }
         )
+        attention = self.self_attention.get_config()
+        for name in _ATTENTION_OPTIONS:
+            config[name] = attention[name]
         return config
+
+
+# Self-attention options a block passes to its `MultiHeadAttention`.
+_ATTENTION_OPTIONS = (
+    "num_key_value_heads",
+    "rotary_embedding",
+    "position_bias",
+    "sliding_window",
+    "qk_norm",
+    "logit_soft_cap",
+    "use_sinks",
+    "memory_efficient",
+)

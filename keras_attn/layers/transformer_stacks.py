@@ -4,6 +4,7 @@ import keras
 
 from keras_attn.layers._utils import FlagDependentOutputs
 from keras_attn.layers._validation import check_positive_int
+from keras_attn.layers.relative_position_bias import RelativePositionBias
 from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
 
@@ -13,10 +14,13 @@ _STACK_DOC = """
         num_layers: number of blocks.
         num_heads, intermediate_dim, dropout, activation, norm_first,
             layer_norm_epsilon, key_dim, kernel_initializer,
-            bias_initializer: passed to every block. With `norm_first=True`
-            a final LayerNorm normalises the stack's output (as in pre-norm
-            Transformers), since the blocks leave the residual stream
-            un-normalised.
+            bias_initializer, normalization, use_bias and the attention
+            options (`num_key_value_heads`, `rotary_embedding`,
+            `position_bias`, ...): passed to every block; one
+            `RelativePositionBias` is shared by all blocks. With
+            `norm_first=True` a final norm normalises the stack's output
+            (as in pre-norm Transformers), since the blocks leave the
+            residual stream un-normalised.
 """
 
 
@@ -31,6 +35,19 @@ class _Stack(FlagDependentOutputs, keras.layers.Layer):
         }
         super().__init__(**layer_kwargs)
         self.num_layers = check_positive_int("num_layers", num_layers)
+        # One relative position bias for the whole stack, as in T5.
+        bias = block_kwargs.get("position_bias")
+        if bias == "relative":
+            bias = RelativePositionBias(
+                block_kwargs["num_heads"],
+                bidirectional=self.block_class._bidirectional,
+                dtype=self.dtype_policy,
+                name="relative_position_bias",
+            )
+        elif isinstance(bias, dict):
+            bias = keras.layers.deserialize(bias)
+        if bias is not None:
+            block_kwargs["position_bias"] = bias
         self.blocks = [
             self.block_class(
                 **block_kwargs, dtype=self.dtype_policy, name=f"block_{i}"
@@ -41,10 +58,8 @@ class _Stack(FlagDependentOutputs, keras.layers.Layer):
         self.norm_first = self.blocks[0].norm_first
         self.final_layer_norm = None
         if self.norm_first:
-            self.final_layer_norm = keras.layers.LayerNormalization(
-                epsilon=self.blocks[0].layer_norm_epsilon,
-                dtype=self.dtype_policy,
-                name="final_layer_norm",
+            self.final_layer_norm = self.blocks[0]._layer_norm(
+                "final_layer_norm"
             )
         self.supports_masking = True
 

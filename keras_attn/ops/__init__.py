@@ -8,14 +8,20 @@ from keras_attn.ops.masks import lift_mask
 from keras_attn.ops.masks import merge_masks
 from keras_attn.ops.masks import padding_mask
 from keras_attn.ops.masks import sliding_window_mask
+from keras_attn.ops.positions import alibi_bias
+from keras_attn.ops.positions import alibi_slopes
+from keras_attn.ops.positions import relative_position_bucket
 
 __all__ = [
+    "alibi_bias",
+    "alibi_slopes",
     "attend",
     "causal_mask",
     "masked_softmax",
     "lift_mask",
     "merge_masks",
     "padding_mask",
+    "relative_position_bucket",
     "scaled_dot_product_attention",
     "sliding_window_mask",
 ]

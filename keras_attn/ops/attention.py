@@ -44,11 +44,22 @@ def _check_broadcast(name, shape, target, target_name):
         )
 
 
+def soft_cap(logits, cap):
+    """`cap · tanh(logits / cap)` in at least float32 (Gemma 2's capping)."""
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0:
+        raise ValueError(
+            "`logit_soft_cap` must be a positive number. Received: "
+            f"logit_soft_cap={cap!r}"
+        )
+    logits = ops.cast(logits, _softmax_dtype(logits.dtype))
+    return ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
+
+
 def _softmax_dtype(dtype):
     return "float64" if dtype == "float64" else "float32"
 
 
-def masked_softmax(scores, mask=None, axis=-1):
+def masked_softmax(scores, mask=None, axis=-1, sinks=None):
     """Softmax over `axis` where `mask` is False contributes exactly 0.
 
     Computed in at least float32. A row with no key allowed returns all
@@ -58,18 +69,38 @@ def masked_softmax(scores, mask=None, axis=-1):
         scores: float tensor `(..., T, S)`.
         mask: optional boolean tensor broadcastable to `scores`.
         axis: the key axis.
+        sinks: optional logits of an extra "sink" key with a zero value,
+            broadcastable to `(..., T, 1)` (the key axis last): it joins
+            the softmax denominator, so a query can put weight on nothing
+            (attention sinks, Xiao et al. 2024; learned per head in
+            gpt-oss). Only with `axis=-1`.
 
     Returns:
-        Float32 (or float64) weights with the shape of `scores`.
+        Float32 (or float64) weights with the shape of `scores`. With
+        `sinks` the weights of a row sum to less than 1.
     """
     mask = check_mask(mask)
     if mask is not None:
         _check_broadcast("mask", mask.shape, scores.shape, "scores.shape")
     scores = ops.cast(scores, _softmax_dtype(scores.dtype))
+    if mask is not None:
+        scores = ops.where(mask, scores, ops.cast(_MASK_VALUE, scores.dtype))
+    if sinks is None:
+        weights = ops.softmax(scores, axis=axis)
+    else:
+        if axis not in (-1, len(scores.shape) - 1):
+            raise ValueError(
+                f"`sinks` needs the key axis last. Received: axis={axis}"
+            )
+        sinks = ops.convert_to_tensor(sinks)
+        target = tuple(scores.shape[:-1]) + (1,)
+        _check_broadcast("sinks", sinks.shape, target, "(..., T, 1)")
+        sinks = ops.cast(sinks, scores.dtype)
+        sinks = ops.broadcast_to(sinks, ops.shape(scores[..., :1]))
+        both = ops.concatenate([scores, sinks], axis=-1)
+        weights = ops.softmax(both, axis=-1)[..., :-1]
     if mask is None:
-        return ops.softmax(scores, axis=axis)
-    scores = ops.where(mask, scores, ops.cast(_MASK_VALUE, scores.dtype))
-    weights = ops.softmax(scores, axis=axis)
+        return weights
     return ops.where(mask, weights, ops.zeros_like(weights))
 
 
@@ -82,6 +113,7 @@ def attend(
     training=False,
     seed=None,
     return_weights=False,
+    sinks=None,
 ):
     """Masked softmax of `scores` over keys, then the weighted sum of values.
 
@@ -96,6 +128,8 @@ def attend(
         training: whether dropout is active.
         seed: int or `keras.random.SeedGenerator` for the dropout.
         return_weights: also return the weights `(..., T, S)`.
+        sinks: optional sink logits broadcastable to `(..., T, 1)`, see
+            `masked_softmax`.
 
     Returns:
         `(..., T, Hv)` context, and the weights if `return_weights`. The
@@ -122,7 +156,7 @@ def attend(
             ops.cast(scores, _softmax_dtype(scores.dtype)),
             ops.cast(bias, _softmax_dtype(scores.dtype)),
         )
-    weights = masked_softmax(scores, mask)  # (..., T, S), >= float32
+    weights = masked_softmax(scores, mask, sinks=sinks)  # (..., T, S)
     weights = ops.cast(weights, value.dtype)
     if mask is not None:
         # A weight of exactly 0 times a NaN/inf value row is still NaN, so
@@ -154,6 +188,8 @@ def scaled_dot_product_attention(
     training=False,
     seed=None,
     return_weights=False,
+    logit_soft_cap=None,
+    sinks=None,
 ):
     """Scaled dot-product attention: `softmax(Q Kᵀ · scale + bias) V`.
 
@@ -177,6 +213,11 @@ def scaled_dot_product_attention(
         training: apply dropout only when True.
         seed: int or `keras.random.SeedGenerator` for the dropout.
         return_weights: also return the attention weights.
+        logit_soft_cap: optional positive float `c`: the scaled logits
+            become `c · tanh(logits / c)` before the bias and the mask
+            (Gemma 2), bounding them to `(-c, c)`.
+        sinks: optional sink logits broadcastable to `(..., T, 1)`, see
+            `masked_softmax`.
 
     Returns:
         `(..., T, Hv)`, and the weights `(..., T, S)` if `return_weights`.
@@ -233,6 +274,8 @@ def scaled_dot_product_attention(
     # float16 this also keeps the dot products further from overflow.
     query = ops.multiply(query, ops.cast(scale, query.dtype))
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # (..., T, S)
+    if logit_soft_cap is not None:
+        scores = soft_cap(scores, logit_soft_cap)
     return attend(
         scores,
         value,
@@ -242,4 +285,5 @@ def scaled_dot_product_attention(
         training=training,
         seed=seed,
         return_weights=return_weights,
+        sinks=sinks,
     )
