@@ -545,3 +545,48 @@ def test_relative_position_bucket_hand_values():
     # One way: future keys share bucket 0; 16 exact buckets of the past.
     got = ops.convert_to_numpy(relative_position_bucket(rel, False))
     assert got.tolist() == [0, 1, 0, 7, 8, 31, 0]
+
+
+# --- routing to the backend's fused kernel ---------------------------------
+def test_plain_calls_route_to_the_fused_kernel_where_one_exists(monkeypatch):
+    # No GPU here: pretend a flash kernel exists, and stand in for it with
+    # Keras' own op (same arguments, flash off), recording each call.
+    from keras_attn.layers import _mha_core
+    from keras_attn.ops import memory_efficient
+
+    calls = []
+
+    def fake_fused(q, k, v, mask, scale, is_causal=False):
+        calls.append((mask, is_causal))
+        out = keras.ops.dot_product_attention(
+            *(ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v)),
+            scale=scale,
+            is_causal=is_causal,
+        )
+        return ops.transpose(out, (0, 2, 1, 3))
+
+    monkeypatch.setattr(
+        memory_efficient, "fused_kernel_available", lambda *a: True
+    )
+    monkeypatch.setattr(_mha_core, "_fused", fake_fused)
+    layer = _layer("gqa")
+    dense = _layer("gqa", memory_efficient=False)  # never routed
+    dense.set_weights(layer.get_weights())
+    for causal in (True, False):
+        got = layer(X, use_causal_mask=causal)
+        assert calls[-1] == (None, causal)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(got),
+            ops.convert_to_numpy(dense(X, use_causal_mask=causal)),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    count = len(calls)
+    # What the kernel cannot do stays on our paths: masks, weights, extras,
+    # a cache (queries not at position 0).
+    layer(X, query_mask=np.ones((B, T), bool))
+    layer(X, return_attention_scores=True)
+    _layer("alibi")(X, use_causal_mask=True)
+    cache = layer.init_cache(B, T)
+    layer(X[:, :2], cache=cache, cache_index=0, use_causal_mask=True)
+    assert len(calls) == count

@@ -32,9 +32,15 @@ MEMORY_EFFICIENT_MIN_LOGITS = 2048 * 2048
 
 
 def choose_path(
-    forced, t_len, s_len, return_weights, dropout_active, use_flash
+    forced,
+    t_len,
+    s_len,
+    return_weights,
+    dropout_active,
+    use_flash,
+    fused_ok=False,
 ):
-    """`"dense"`, `"chunked"` or `"fused"` for one call.
+    """`"dense"`, `"chunked"`, `"fused"` or `"fused_causal"` for one call.
 
     Args:
         forced: the layer's `memory_efficient` (None = by size).
@@ -42,9 +48,13 @@ def choose_path(
         return_weights: whether weights were requested.
         dropout_active: dropout > 0 in training.
         use_flash: the layer routes to the backend's flash kernel.
+        fused_ok: the call may go to the backend's fused kernel on its own
+            (see `fused_eligible`); taken when `forced` is None.
     """
     if use_flash:
         return "fused"
+    if forced is None and fused_ok and not (return_weights or dropout_active):
+        return "fused_causal"
     if forced is None:
         if return_weights or dropout_active or None in (t_len, s_len):
             return "dense"
@@ -165,6 +175,8 @@ def attend_heads(
             bias = rel if bias is None else bias + rel
     if path == "fused":
         return _fused(q, k, v, full_mask, scale), None
+    if path == "fused_causal":  # no mask but (top-left) causal: see below
+        return _fused(q, k, v, None, scale, is_causal=causal), None
     return _dense_grouped(
         q,
         k,
@@ -241,7 +253,30 @@ def _dense_grouped(
     return out, weights
 
 
-def _fused(q, k, v, mask, scale):
+def fused_eligible(
+    q_dtype, head_dim, *, masked, causal, offset, t_len, s_len, extras
+):
+    """Whether a call can go to the backend's fused kernel unasked.
+
+    Only the plain cases the kernels share with our semantics: no user
+    mask, no window, no position bias, soft-cap or sinks (`extras`), and
+    either no causal mask or a causal one with `T == S` and the queries at
+    position 0 (no cache), where top-left and our alignment agree. Then
+    `fused_kernel_available` (a GPU flash kernel for this dtype) decides.
+    """
+    at_start = isinstance(offset, int) and offset == 0
+    if masked or extras or (causal and not (at_start and t_len == s_len)):
+        return False
+    if None in (t_len, s_len):
+        return False
+    from keras_attn.ops.memory_efficient import (  # noqa: PLC0415
+        fused_kernel_available,
+    )
+
+    return fused_kernel_available(q_dtype, head_dim)
+
+
+def _fused(q, k, v, mask, scale, is_causal=False):
     """`keras.ops.dot_product_attention` in its `(B, T, N, H)` layout."""
     out = keras.ops.dot_product_attention(
         ops.transpose(q, (0, 2, 1, 3)),
@@ -249,6 +284,7 @@ def _fused(q, k, v, mask, scale):
         ops.transpose(v, (0, 2, 1, 3)),
         mask=mask,
         scale=scale,
+        is_causal=is_causal,
         flash_attention=True,
     )  # (B, T, N, Hv)
     return ops.transpose(out, (0, 2, 1, 3))

@@ -581,6 +581,23 @@ class MultiHeadAttention(
         self, q, k, v, mask, q_mask, causal, offset, training, return_scores
     ):
         """The attention of `(B', N, T, H)` heads on the path that fits."""
+        fused_ok = (
+            self.flash_attention is None
+            and self.memory_efficient is None
+            and _mha_core.fused_eligible(
+                q.dtype,
+                self._key_dim,
+                masked=mask is not None or q_mask is not None,
+                causal=causal,
+                offset=offset,
+                t_len=q.shape[2],
+                s_len=k.shape[2],
+                extras=self.position_bias is not None
+                or self.sliding_window is not None
+                or self.logit_soft_cap is not None
+                or self.use_sinks,
+            )
+        )
         path = _mha_core.choose_path(
             self.memory_efficient,
             q.shape[2],
@@ -588,6 +605,7 @@ class MultiHeadAttention(
             return_scores,
             bool(training) and self.dropout > 0.0,
             self._use_flash,
+            fused_ok,
         )
         alibi = None
         if isinstance(self.position_bias, str):
