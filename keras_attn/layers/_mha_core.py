@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from keras_attn.ops import causal_mask
+from keras_attn.ops import memory_efficient
 from keras_attn.ops import merge_masks
 from keras_attn.ops import scaled_dot_product_attention
 from keras_attn.ops import sliding_window_mask
@@ -269,11 +270,7 @@ def fused_eligible(
         return False
     if None in (t_len, s_len):
         return False
-    from keras_attn.ops.memory_efficient import (  # noqa: PLC0415
-        fused_kernel_available,
-    )
-
-    return fused_kernel_available(q_dtype, head_dim)
+    return memory_efficient.fused_kernel_available(q_dtype, head_dim)
 
 
 def _fused(q, k, v, mask, scale, is_causal=False):
