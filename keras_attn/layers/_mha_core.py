@@ -120,9 +120,7 @@ def attend_heads(
         `(out (B, N, T, Hv), weights or None)`.
     """
     if path == "chunked":
-        from keras_attn.ops.memory_efficient import memory_efficient_attention  # noqa: PLC0415
-
-        out = memory_efficient_attention(
+        out = memory_efficient.memory_efficient_attention(
             q,
             k,
             v,
