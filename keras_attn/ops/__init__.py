@@ -8,6 +8,8 @@ from keras_attn.ops.masks import lift_mask
 from keras_attn.ops.masks import merge_masks
 from keras_attn.ops.masks import padding_mask
 from keras_attn.ops.masks import sliding_window_mask
+from keras_attn.ops.memory_efficient import fused_kernel_available
+from keras_attn.ops.memory_efficient import memory_efficient_attention
 from keras_attn.ops.positions import alibi_bias
 from keras_attn.ops.positions import alibi_slopes
 from keras_attn.ops.positions import relative_position_bucket
@@ -18,6 +20,8 @@ __all__ = [
     "attend",
     "causal_mask",
     "masked_softmax",
+    "fused_kernel_available",
+    "memory_efficient_attention",
     "lift_mask",
     "merge_masks",
     "padding_mask",
