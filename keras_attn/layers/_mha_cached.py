@@ -25,11 +25,7 @@ class CachedAttentionMixin:
             raise ValueError(
                 "`compute_key_value` needs a built layer: call it once first."
             )
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
+        self._require_plain()
         self._check_self_only("cross-attention (`compute_key_value`)")
         key = self._key_dense(value if key is None else key)
         if self.qk_norm:
@@ -50,11 +46,7 @@ class CachedAttentionMixin:
             raise ValueError(
                 "`init_cache` needs a built layer: call it once first."
             )
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
+        self._require_plain()
         batch_size = kv_cache.check_batch_size(batch_size)
         check_positive_int("max_length", max_length)
         dtype = dtype or self.compute_dtype
@@ -66,6 +58,13 @@ class CachedAttentionMixin:
             ops.zeros(shape + (self._key_dim,), dtype),
             ops.zeros(shape + (self._value_dim,), dtype),
         )
+
+    def _require_plain(self):
+        if not self._plain:
+            raise ValueError(
+                "The KV cache is for (batch, length, dim) inputs. This layer "
+                f"attends over attention_axes={self.attention_axes}."
+            )
 
     def _call_cached(
         self,
@@ -80,11 +79,7 @@ class CachedAttentionMixin:
         cache,
         cache_index,
     ):
-        if not self._plain:
-            raise ValueError(
-                "The KV cache is for (batch, length, dim) inputs. This layer "
-                f"attends over attention_axes={self.attention_axes}."
-            )
+        self._require_plain()
         if cache is None:
             raise ValueError(
                 "`cache_index` needs a `cache` from `init_cache`. Received: "
