@@ -1,4 +1,4 @@
-"""`python -m zoo train|evaluate|translate|sample ...`.
+"""`python -m zoo train|evaluate|translate|sample|generate ...`.
 
 A user mistake (an unknown model, preset or config field, a bad value, a
 missing or damaged work directory or backup) prints one or two lines on
@@ -29,6 +29,7 @@ EXAMPLES = """examples:
   python -m zoo evaluate workdirs/rnn-translator-cpu
   python -m zoo translate workdirs/rnn-translator-cpu "I like tea."
   python -m zoo sample workdirs/sagan-cpu --num-images 50 --seed 7
+  python -m zoo generate workdirs/gpt-cpu "It is a truth" --top-p 0.9
 """
 MAX_METRICS = 20  # lines of metrics in the end-of-run summary
 
@@ -174,6 +175,48 @@ def build_parser():
         "--out",
         default=None,
         help="PNG path. Default: <workdir>/plots/samples_seed<SEED>.png",
+    )
+
+    generate = sub.add_parser(
+        "generate",
+        help="continue a prompt with a trained language model (gpt)",
+        description="Generate text after a prompt, streamed to the terminal "
+        "as it is produced (KV-cached decoding).",
+    )
+    generate.add_argument("workdir")
+    generate.add_argument("prompt")
+    generate.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=64,
+        help="tokens to generate. Default: 64",
+    )
+    generate.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature; 0 is greedy. Default: 1.0",
+    )
+    generate.add_argument(
+        "--greedy", action="store_true", help="greedy (same as --temperature 0)"
+    )
+    generate.add_argument(
+        "--top-k", type=int, default=None, help="keep the k likeliest tokens"
+    )
+    generate.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="keep the smallest set of tokens whose probability reaches p",
+    )
+    generate.add_argument(
+        "--seed", type=int, default=0, help="sampling seed. Default: 0"
+    )
+    generate.add_argument(
+        "--num-samples",
+        type=int,
+        default=1,
+        help="continuations, generated as one batch (1 streams). Default: 1",
     )
     return parser
 
@@ -340,11 +383,80 @@ def _sample(args):
     return 0
 
 
+def _check_generate_args(args):
+    for flag, value, ok, what in (
+        (
+            "--max-new-tokens",
+            args.max_new_tokens,
+            args.max_new_tokens >= 1,
+            "a positive integer",
+        ),
+        (
+            "--num-samples",
+            args.num_samples,
+            args.num_samples >= 1,
+            "a positive integer",
+        ),
+        (
+            "--temperature",
+            args.temperature,
+            args.temperature >= 0,
+            "a number >= 0 (0 is greedy)",
+        ),
+        (
+            "--top-k",
+            args.top_k,
+            args.top_k is None or args.top_k >= 1,
+            "a positive integer",
+        ),
+        (
+            "--top-p",
+            args.top_p,
+            args.top_p is None or 0 < args.top_p <= 1,
+            "in (0, 1]",
+        ),
+    ):
+        if not ok:
+            raise UsageError(f"{flag} must be {what}. Received: {flag} {value}")
+
+
+def _generate(args):
+    _check_generate_args(args)
+    name, package = _package_of(args.workdir)
+    if not hasattr(package, "generate"):
+        raise UsageError(
+            f"`generate` needs a language model's work directory (gpt); "
+            f"`{args.workdir}` holds a {name} run."
+        )
+
+    def write(text):
+        print(text, end="", flush=True)
+
+    texts = package.generate(
+        args.workdir,
+        args.prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=0.0 if args.greedy else args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        num_samples=args.num_samples,
+        write=write,
+    )
+    if args.num_samples == 1:
+        print()
+    else:
+        for i, text in enumerate(texts, start=1):
+            print(f"--- sample {i}\n{text}")
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "translate": _translate,
     "sample": _sample,
+    "generate": _generate,
 }
 
 

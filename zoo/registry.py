@@ -26,6 +26,7 @@ MODELS = {
     "bert-classifier": "zoo.bert_classifier",
     "se-resnet": "zoo.se_resnet",
     "sagan": "zoo.sagan",
+    "gpt": "zoo.gpt",
 }
 
 SUMMARIES = {  # one line each in `python -m zoo --help`
@@ -38,6 +39,7 @@ SUMMARIES = {  # one line each in `python -m zoo --help`
     "workdir> (VADER)",
     "se-resnet": "SE-ResNet image classifier (Fashion-MNIST)",
     "sagan": "conditional SAGAN (Fashion-MNIST; needs a se-resnet run)",
+    "gpt": "GPT language model, gpt2 or modern block (Jane Austen)",
 }
 
 

@@ -30,7 +30,7 @@ TOP_LEVEL_MODULES = {
 SHARED_PACKAGES = {"data", "bert", "experiments"}
 SKELETON = {"__init__.py", "config.py", "model.py", "train.py"}
 # Registry names of the models that generate text (they have decode.py).
-TEXT_GENERATORS = {"rnn-translator", "transformer"}
+TEXT_GENERATORS = {"rnn-translator", "transformer", "gpt"}
 
 # Files outside the skeleton, each with its reason. Every entry must still
 # be needed: a test fails on an allowance whose file is gone, so remove the

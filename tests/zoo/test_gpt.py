@@ -1,0 +1,344 @@
+"""The GPT language model: Austen data, tokenizer, bits per character,
+tiny training with exact resume, cached generation, `python -m zoo
+generate`."""
+
+import dataclasses
+import gzip
+import importlib
+import io
+import json
+import math
+import random
+import struct
+import tarfile
+import zlib
+
+import keras
+import numpy as np
+import pytest
+
+from zoo import harness
+from zoo.cli import main
+from zoo.data import austen
+from zoo.data.sdist import DataUnavailableError
+from zoo.gpt import PRESETS
+from zoo.gpt import decode
+from zoo.gpt.model import build
+
+# The module, not the function `zoo.gpt.train` that the package exports.
+gpt_train = importlib.import_module("zoo.gpt.train")
+
+WORDS = (
+    "the of and to a her in was she it that not you he be his had as for "
+    "with but my have is at Elinor Marianne Darcy Emma sister mother "
+    "letter ball house walk morning evening happy very great little"
+).split()
+
+
+def fixture_text(paragraphs=60, seed=0):
+    """Deterministic English-like paragraphs, separated by blank lines."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(paragraphs):
+        sentences = []
+        for _ in range(rng.randint(2, 4)):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(4, 9))]
+            sentences.append(" ".join(words).capitalize() + ".")
+        out.append(" ".join(sentences))
+    return "\n\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "novel.txt"
+    path.write_text(fixture_text())
+    return path
+
+
+# Data -----------------------------------------------------------------------
+
+
+def _r_serialise(obj):
+    import rdata
+
+    r_data = rdata.conversion.convert_python_to_r_data(obj, file_type="rds")
+    return rdata.unparser.unparse_data(r_data, file_type="rds")
+
+
+def _fake_deb(books):
+    """A .deb laid out as r-cran-janeaustenr's, holding `books`."""
+    rdb, variables = b"", {}
+    for name, lines in books.items():
+        data = _r_serialise(np.array(lines))
+        record = struct.pack(">I", len(data)) + zlib.compress(data)
+        variables[name] = np.array([len(rdb), len(record)], "int32")
+        rdb += record
+    rdx = gzip.compress(
+        _r_serialise(
+            {"variables": variables, "references": {}, "compressed": True}
+        )
+    )
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w:xz") as tar:
+        for name, content in (("Rdata.rdx", rdx), ("Rdata.rdb", rdb)):
+            info = tarfile.TarInfo(austen.DATA_MEMBER + name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    members = [
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.xz", b"odd"),  # odd size: the next member is aligned
+        ("data.tar.xz", tar_bytes.getvalue()),
+    ]
+    deb = b"!<arch>\n"
+    for name, content in members:
+        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}"
+        header += f"{len(content):<10}`\n"
+        deb += header.encode() + content + (b"\n" if len(content) % 2 else b"")
+    return deb
+
+
+def test_austen_reads_the_package_verifies_and_splits_by_book(
+    tmp_path, monkeypatch
+):
+    books = {
+        name: [f"{name.upper()}", "", f"First  line of {name},", "goes on.", ""]
+        for name in austen.BOOKS
+    }
+    deb = _fake_deb(books)
+    digests = {
+        name: austen.sha256_of_bytes(
+            f"{name.upper()}\nFirst line of {name}, goes on.\n".encode()
+        )
+        for name in austen.BOOKS
+    }
+    monkeypatch.setattr(austen, "BOOKS", digests)
+    monkeypatch.setattr(austen, "INSTALLED_DIR", tmp_path / "not-installed")
+    with pytest.raises(DataUnavailableError, match="apt-get download"):
+        austen.load_austen(tmp_path, download=False)  # nothing there yet
+    (tmp_path / austen.DEB_NAME).write_bytes(deb)
+    with pytest.raises(DataUnavailableError, match="sha256"):
+        austen.load_austen(tmp_path, download=False)  # not the pinned .deb
+    monkeypatch.setattr(austen, "DEB_SHA256", austen.sha256_of_bytes(deb))
+    splits = austen.load_austen(tmp_path, download=False)
+    assert splits.validation == [
+        "NORTHANGERABBEY",
+        "First line of northangerabbey, goes on.",
+    ]
+    assert splits.test[1] == "First line of persuasion, goes on."
+    assert len(splits.train) == 8 and splits.train[0] == "SENSESENSIBILITY"
+    (tmp_path / austen.DEB_NAME).unlink()  # the cache alone serves now
+    assert austen.load_austen(tmp_path, download=False) == splits
+
+
+def test_a_text_file_splits_into_contiguous_paragraphs(text_file):
+    splits = austen.load_corpus(str(text_file))
+    assert [len(s) for s in splits] == [54, 3, 3]
+    paragraphs = text_file.read_text().split("\n\n")
+    assert splits.validation[0] == paragraphs[54].strip()
+    with pytest.raises(ValueError, match="`data` must be 'austen'"):
+        austen.load_corpus("no/such/file.txt")
+
+
+# Tokenizer and metrics -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory, text_file):
+    workdir = tmp_path_factory.mktemp("tokenizer")
+    texts = austen.load_corpus(str(text_file)).train
+    (workdir / decode.TOKENIZER_FILE).write_bytes(
+        gpt_train.learn_tokenizer(texts, 320)
+    )
+    return decode.load_tokenizer(workdir)
+
+
+def test_tokenizer_round_trips_even_unseen_characters(tokenizer):
+    text = "Marianne wrote a letter to Mr. Darcy — née Bennet, 3 £."
+    ids = decode.encode(tokenizer, [text])[0]
+    assert decode.UNK_ID not in ids  # byte fallback, never <unk>
+    assert decode.decode_text(tokenizer, ids) == text
+    both = [decode.EOS_ID, *ids, decode.EOS_ID, *ids]
+    assert decode.decode_text(tokenizer, both) == f"{text}\n\n{text}"
+
+
+def test_windows_predict_every_token_after_the_first_once():
+    stream = np.arange(1, 12, dtype="int32")  # 11 tokens
+    inputs, targets, weights = gpt_train.windows(stream, 4)
+    assert inputs.shape == targets.shape == (3, 4)
+    predicted = targets.ravel()[weights.ravel() == 1]
+    np.testing.assert_array_equal(predicted, stream[1:])
+    np.testing.assert_array_equal(inputs[1], [5, 6, 7, 8])
+
+
+def test_bits_per_character_against_a_hand_computation():
+    # A model with equal logits over V = 4 tokens: ln 4 nats per token.
+    def uniform(inputs, training=False):
+        return keras.ops.zeros_like(keras.ops.cast(inputs, "float32"))[
+            ..., None
+        ] + keras.ops.zeros((4,))
+
+    texts = ["ab c", "de"]  # 4 + 1 and 2 + 1 characters: 8
+    assert gpt_train.characters(texts) == 8
+    stream = np.array([3, 1, 2, 3, 1, 3], "int32")  # 5 tokens predicted
+    batches = gpt_train.evaluation_batches(*gpt_train.windows(stream, 2), 2)
+    result = gpt_train.score(uniform, batches, 8)
+    assert result["tokens"] == 5
+    # 5 tokens x 2 bits each = 10 bits over 8 characters.
+    assert result["bits_per_character"] == pytest.approx(10 / 8, abs=1e-4)
+    assert result["bits_per_token"] == pytest.approx(2.0, abs=1e-4)
+    assert result["perplexity"] == pytest.approx(4.0, abs=0.01)
+    assert gpt_train.bits_per_character(8 * math.log(2), 4) == 2.0
+
+
+# Cached generation --------------------------------------------------------
+
+
+def _model(changes, seed=1):
+    """A tiny GPT with larger random weights (std 0.05, NumPy-seeded), so
+    that the context, not just the last token, decides the argmax."""
+    config = dataclasses.replace(PRESETS["tiny"], **changes)
+    model = build(config, 320)
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.weights]
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"architecture": "gpt2"},
+        {"architecture": "modern", "num_key_value_heads": 1},
+        {"architecture": "modern", "sliding_window": 4},
+    ],
+    ids=["gpt2", "modern-gqa", "modern-window"],
+)
+def test_cached_greedy_equals_the_full_pass_token_by_token(changes):
+    model = _model(changes)
+    prompt = np.array([[3, 40, 41, 42, 43], [3, 50, 51, 52, 53]], "int32")
+    expected = decode.full_pass_greedy(model, prompt, 9)
+    compiled = decode.generate_ids(model, prompt, 9)
+    streamed = []
+    eager = decode.generate_ids(
+        model, prompt, 9, callback=lambda i, t: streamed.append(np.array(t))
+    )
+    np.testing.assert_array_equal(compiled, expected)
+    np.testing.assert_array_equal(eager, expected)
+    np.testing.assert_array_equal(np.stack(streamed, 1), expected)
+    assert len(set(expected.ravel().tolist())) > 1  # not one token repeated
+    # The logits too: prefill, then one cached step per token.
+    ids = np.concatenate([prompt, expected], axis=1)  # (2, 14)
+    full = keras.ops.convert_to_numpy(model(ids))  # (2, 14, V)
+    cache = model.init_cache(2, 14)
+    logits, cache = model.prefill(ids[:, :5], cache)
+    cached = [keras.ops.convert_to_numpy(logits)]
+    for index in range(5, 13):
+        logits, cache = model.step(ids[:, index], cache, index)
+        cached.append(keras.ops.convert_to_numpy(logits))
+    np.testing.assert_allclose(np.stack(cached, 1), full[:, 4:13], atol=1e-4)
+
+
+def test_sampling_is_seeded_and_top_k_1_is_greedy():
+    model = _model({}, seed=2)
+    prompt = np.array([[3, 40, 41]] * 4, "int32")
+    a = decode.generate_ids(model, prompt, 6, temperature=1.0, seed=5)
+    b = decode.generate_ids(model, prompt, 6, temperature=1.0, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert len(set(map(tuple, a.tolist()))) > 1  # the batch rows differ
+    top1 = decode.generate_ids(model, prompt, 6, temperature=1.0, top_k=1)
+    np.testing.assert_array_equal(top1, decode.generate_ids(model, prompt, 6))
+
+
+# Training and the CLI ------------------------------------------------------
+
+
+class _Crash(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) == 4:
+            raise KeyboardInterrupt("killed")
+
+
+def _weights(path):
+    return [np.asarray(w) for w in keras.saving.load_model(path).weights]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, text_file):
+    workdir = tmp_path_factory.mktemp("gpt") / "run"
+    config = dataclasses.replace(PRESETS["tiny"], data=str(text_file))
+    options = harness.RunOptions(backup_every=3, verbose=0)
+    metrics = gpt_train.train(config, workdir, options)
+    return workdir, config, options, metrics
+
+
+def test_tiny_train_writes_its_files_and_metrics(trained):
+    workdir, _, _, metrics = trained
+    for name in ("config.json", "model.keras", "tokenizer.model"):
+        assert (workdir / name).is_file(), name
+    assert not (workdir / "backup").exists()
+    saved = json.loads((workdir / "metrics.json").read_text())
+    for split in ("validation", "test"):
+        scores = saved[split]
+        nats = scores["loss_per_token"] * scores["tokens"]
+        assert scores["bits_per_character"] == pytest.approx(
+            nats / scores["characters"] / math.log(2), rel=1e-3
+        )
+    assert saved["examples"][0].startswith("It is")
+    assert metrics["train_seconds"] > 0
+
+
+def test_tiny_train_resumes_exactly(trained, tmp_path, monkeypatch):
+    workdir, config, options, _ = trained
+    killed = tmp_path / "killed"
+    fit = harness.fit
+    monkeypatch.setattr(
+        harness, "fit", lambda *a, **k: fit(*a, callbacks=[_Crash()], **k)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        gpt_train.train(config, killed, options)
+    assert (killed / "backup").is_dir() and not (
+        killed / "model.keras"
+    ).exists()
+    monkeypatch.setattr(harness, "fit", fit)
+    gpt_train.train(config, killed, options)  # resumes at step 3
+    for a, b in zip(
+        _weights(workdir / "model.keras"), _weights(killed / "model.keras")
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_generate_streams_text_as_tokens_arrive(trained):
+    workdir = trained[0]
+    chunks = []
+    texts = gpt_train.generate(
+        workdir, "It is", max_new_tokens=6, temperature=0.0, write=chunks.append
+    )
+    assert chunks[0] == "It is" and len(chunks) >= 3  # prompt, then pieces
+    assert "".join(chunks) == texts[0]
+    batch = gpt_train.generate(
+        workdir, "It is", max_new_tokens=6, top_p=0.9, num_samples=3
+    )
+    assert len(batch) == 3 and all(t.startswith("It is") for t in batch)
+
+
+def test_cli_generate_prints_and_names_mistakes(trained, capsys, tmp_path):
+    workdir = str(trained[0])
+    args = ["generate", workdir, "It is", "--max-new-tokens", "4"]
+    assert main([*args, "--greedy"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("It is") and out.endswith("\n")
+    for extra, fragment in (
+        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+        (["--temperature", "-1"], "--temperature must be a number >= 0"),
+        (["--max-new-tokens", "0"], "--max-new-tokens must be a positive"),
+        (["--max-new-tokens", "99"], "exceed the context length"),
+    ):
+        assert main([*args, *extra]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) <= 2
+    assert main(["generate", str(tmp_path / "none"), "It"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*args[:3], "--top-k", "x"]) == 2  # argparse: a number
+    assert "invalid int value" in capsys.readouterr().err
