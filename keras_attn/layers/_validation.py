@@ -1,5 +1,7 @@
 """Argument checks shared by the layers (one message template)."""
 
+import keras
+
 
 def check_positive_int(name, value, allow_none=False):
     if value is None and allow_none:
@@ -42,3 +44,29 @@ def check_choice(name, value, choices):
             f"Received: {name}={value!r}"
         )
     return value
+
+
+def static_int_scalar(name, value):
+    """`value` as a Python int, or None when it is traced/symbolic.
+
+    Raises `ValueError` naming `name` for a value that is not an integer
+    scalar.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    dtype = getattr(value, "dtype", None)
+    shape = getattr(value, "shape", None)
+    if (
+        dtype is None
+        or "int" not in keras.backend.standardize_dtype(dtype)
+        or len(shape) != 0
+    ):
+        raise ValueError(
+            f"`{name}` must be an integer scalar. Received: {name}={value!r}"
+        )
+    if isinstance(value, keras.KerasTensor):
+        return None
+    try:
+        return int(value)
+    except TypeError:  # a graph tensor or a JAX tracer: no value yet
+        return None

@@ -2,32 +2,7 @@ import keras
 from keras import ops
 
 from keras_attn.layers._validation import check_positive_int
-
-
-def _static_index(start_index):
-    """`start_index` as a Python int, or None when it is traced/symbolic.
-
-    Raises `ValueError` for a value that is not an integer scalar.
-    """
-    if isinstance(start_index, int) and not isinstance(start_index, bool):
-        return start_index
-    dtype = getattr(start_index, "dtype", None)
-    shape = getattr(start_index, "shape", None)
-    if (
-        dtype is None
-        or "int" not in keras.backend.standardize_dtype(dtype)
-        or len(shape) != 0
-    ):
-        raise ValueError(
-            "`start_index` must be an integer scalar. Received: "
-            f"start_index={start_index!r}"
-        )
-    if isinstance(start_index, keras.KerasTensor):
-        return None
-    try:
-        return int(start_index)
-    except TypeError:  # a graph tensor or a JAX tracer: no value yet
-        return None
+from keras_attn.layers._validation import static_int_scalar
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -93,7 +68,7 @@ class PositionEmbedding(keras.layers.Layer):
                 f"max_length={self.max_length}, inputs.shape="
                 f"{tuple(inputs.shape)}"
             )
-        index = _static_index(start_index)
+        index = static_int_scalar("start_index", start_index)
         if index is not None and (
             index < 0 or index + (length or 0) > self.max_length
         ):

@@ -3,7 +3,7 @@ from keras import ops
 
 from keras_attn.layers._utils import clone_initializer
 from keras_attn.layers._validation import check_positive_int
-from keras_attn.layers.position_embedding import _static_index
+from keras_attn.layers._validation import static_int_scalar
 from keras_attn.ops.positions import relative_position_bucket
 
 
@@ -118,7 +118,7 @@ class RelativePositionBias(keras.layers.Layer):
             if isinstance(length, int):
                 check_positive_int(name, length)
         try:
-            _static_index(query_offset)
+            static_int_scalar("query_offset", query_offset)
         except ValueError:
             raise ValueError(
                 "`query_offset` must be an integer scalar. Received: "

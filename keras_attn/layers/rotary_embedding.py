@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_attn.layers._validation import check_positive_float
 from keras_attn.layers._validation import check_positive_int
-from keras_attn.layers.position_embedding import _static_index
+from keras_attn.layers._validation import static_int_scalar
 
 _SCALINGS = (None, "linear", "dynamic", "yarn")
 
@@ -251,7 +251,9 @@ class RotaryEmbedding(keras.layers.Layer):
             x = ops.moveaxis(x, feat, -1)  # features last
             seq -= int(seq > feat)
         if positions is None:
-            _static_index(start_index)  # an integer scalar, or a ValueError
+            static_int_scalar(
+                "start_index", start_index
+            )  # an integer scalar, or a ValueError
             positions = ops.arange(ops.shape(x)[seq], dtype="int32") + (
                 ops.cast(start_index, "int32")
             )  # (T,)
