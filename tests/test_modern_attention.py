@@ -569,8 +569,9 @@ def test_plain_calls_route_to_the_fused_kernel_where_one_exists(monkeypatch):
         memory_efficient, "fused_kernel_available", lambda *a: True
     )
     monkeypatch.setattr(_mha_core, "_fused", fake_fused)
-    layer = _layer("gqa")
-    dense = _layer("gqa", memory_efficient=False)  # never routed
+    # Flash kernels take one head size: value_dim == key_dim.
+    layer = _layer("gqa", value_dim=6)
+    dense = _layer("gqa", value_dim=6, memory_efficient=False)
     dense.set_weights(layer.get_weights())
     for causal in (True, False):
         got = layer(X, use_causal_mask=causal)
@@ -586,6 +587,7 @@ def test_plain_calls_route_to_the_fused_kernel_where_one_exists(monkeypatch):
     # a cache (queries not at position 0).
     layer(X, query_mask=np.ones((B, T), bool))
     layer(X, return_attention_scores=True)
+    _layer("gqa")(X, use_causal_mask=True)  # value_dim 5 != key_dim 6
     _layer("alibi")(X, use_causal_mask=True)
     cache = layer.init_cache(B, T)
     layer(X[:, :2], cache=cache, cache_index=0, use_causal_mask=True)

@@ -253,16 +253,29 @@ def _dense_grouped(
 
 
 def fused_eligible(
-    q_dtype, head_dim, *, masked, causal, offset, t_len, s_len, extras
+    q_dtype,
+    head_dim,
+    value_head_dim,
+    *,
+    masked,
+    causal,
+    offset,
+    t_len,
+    s_len,
+    extras,
 ):
     """Whether a call can go to the backend's fused kernel unasked.
 
     Only the plain cases the kernels share with our semantics: no user
     mask, no window, no position bias, soft-cap or sinks (`extras`), and
     either no causal mask or a causal one with `T == S` and the queries at
-    position 0 (no cache), where top-left and our alignment agree. Then
+    position 0 (no cache), where top-left and our alignment agree. The
+    value heads must be as wide as the key heads (`value_dim == key_dim`):
+    flash kernels (and JAX's op) take one head size. Then
     `fused_kernel_available` (a GPU flash kernel for this dtype) decides.
     """
+    if head_dim != value_head_dim:
+        return False
     at_start = isinstance(offset, int) and offset == 0
     if masked or extras or (causal and not (at_start and t_len == s_len)):
         return False

@@ -587,6 +587,7 @@ class MultiHeadAttention(
             and _mha_core.fused_eligible(
                 q.dtype,
                 self._key_dim,
+                self._value_dim,
                 masked=mask is not None or q_mask is not None,
                 causal=causal,
                 offset=offset,
