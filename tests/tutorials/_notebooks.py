@@ -1,5 +1,6 @@
 """Where the tutorials live, shared by the tutorial tests."""
 
+import re
 from pathlib import Path
 
 TUTORIALS = Path(__file__).parents[2] / "tutorials"
@@ -26,7 +27,15 @@ def stream_text(notebook, name="stdout"):
     )
 
 
+GRADED = re.compile(r"^checks\.(check_\w+)\(", re.MULTILINE)
+
+
+def graded_exercises(source_path):
+    """The checks (`checks.check_*(...)` lines) that the py:percent source
+    of a notebook calls, one per graded exercise, in order."""
+    return GRADED.findall(Path(source_path).read_text(encoding="utf-8"))
+
+
 def exercise_check_count(source_path):
-    """How many graded exercises (`checks.run(...)` calls) the py:percent
-    source of a notebook has."""
-    return Path(source_path).read_text(encoding="utf-8").count("checks.run(")
+    """How many graded exercises the source of a notebook has."""
+    return len(graded_exercises(source_path))

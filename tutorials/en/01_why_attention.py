@@ -36,7 +36,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -140,6 +142,28 @@ show(fig)
 # `e_ts = d_t · h_s`, weights `α_t = softmax(e_t)`, context
 # `c_t = Σ_s α_ts h_s`. Three lines of `keras.ops`; we check them against
 # the layer inside the trained model.
+#
+# **Exercise.** Write those three lines: fill in the blanks (1)-(3) of
+# `attention_context` and run the cell. The check under the function
+# calls it on inputs of other sizes than the notebook's and prints ✓, or
+# stops the notebook with a hint that names the mistake. The reference
+# answer is in `tutorials/exercises/solutions.py`; the notebook uses it
+# only when the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it
+# says so.
+
+
+# %%
+def attention_context(dec, states):
+    """Decoder states (B, T, U) attend over encoder states (B, S, U)."""
+    scores = ops.matmul(dec, ___)  # ___ (1) ___ e_ts = d_t · h_s: (B, T, S)
+    weights = ops.softmax(scores, axis=___)  # ___ (2) ___ over positions s
+    context = ___  # ___ (3) ___ c_t = Σ_s α_ts h_s: (B, T, U)
+    return context, weights
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attention_context = solutions.if_requested(attention_context)
+checks.check_attention_context(attention_context)
 
 # %%
 model = models["attention"]
@@ -149,9 +173,7 @@ layer = next(
 probe = keras.Model(model.inputs, layer.input)  # (decoder, encoder) states
 dec, states = probe((test_x[0][:4], test_x[1][:4]))
 
-scores = ops.matmul(dec, ops.swapaxes(states, 1, 2))  # (B, L, L)
-weights = ops.softmax(scores, axis=-1)  # over encoder positions
-context = ops.matmul(weights, states)  # (B, L, U)
+context, weights = attention_context(dec, states)  # your function
 
 lib_context, lib_weights = layer(dec, states, return_attention_scores=True)
 np.testing.assert_allclose(context, lib_context, rtol=1e-5, atol=1e-5)

@@ -37,6 +37,8 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -90,19 +92,32 @@ for d_k in (4, 16, 64, 256, 1024):
 # Each query needs weights over the **keys** that sum to 1: the softmax runs
 # over the last axis (`-1`, length S). Then `weights @ V`: `(B, T, S) @ (B,
 # S, Hv) -> (B, T, Hv)`.
+#
+# **Exercise.** Complete `attention` below by filling in the blanks: (1) the
+# scale, (2) the mask, (3) the softmax axis. Masks are the next section; all
+# you need here is that a mask is boolean, True = may attend, and that a
+# masked key must get a weight of exactly 0 *while every row still sums to
+# 1*. Run the cell: the check under it calls your function on inputs of
+# other sizes than the notebook's and prints ✓, or stops the notebook with a
+# hint that names the mistake. The reference answer is in
+# `tutorials/exercises/solutions.py`; the notebook uses it only when the
+# tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so.
 
 
 # %%
 def attention(query, key, value, mask=None):
     """softmax(Q Kᵀ / √d_k) V with a boolean mask, True = may attend."""
-    depth = query.shape[-1]
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # (B, T, S)
-    scores = scores / np.sqrt(depth)
+    scores = scores / ___  # ___ (1) ___ the scale
     if mask is not None:
-        scores = ops.where(mask, scores, -1e9)  # masked keys -> -1e9
-    weights = ops.softmax(scores, axis=-1)  # (B, T, S), rows sum to 1
+        scores = ___  # ___ (2) ___ where the mask is False: -1e9
+    weights = ops.softmax(scores, axis=___)  # ___ (3) ___ over the keys
     return ops.matmul(weights, value), weights  # (B, T, Hv), (B, T, S)
 
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attention = solutions.if_requested(attention)
+checks.check_attention(attention)
 
 output, weights = attention(query, key, value)
 print("output:", tuple(output.shape), "weights:", tuple(weights.shape))

@@ -25,11 +25,15 @@
 # **reshape** that splits the features into heads. Getting that reshape
 # right is the whole trick, so you will write it yourself.
 #
-# **Exercises.** Fill in the three functions marked *exercise*. The cell
-# after each one checks your answer and says what is wrong (a shape, a
-# missing transpose, the scaling, the mask polarity, the softmax axis).
-# Until you finish, the notebook uses the reference solutions in
-# `tutorials/exercises/solutions.py` (do not peek too early).
+# **Exercises.** The two functions marked *exercise* have blanks `___`
+# to fill in: splitting the features into heads, and merging them back.
+# The check under each one calls your function on inputs of other sizes
+# than the notebook's and either prints ✓ or stops the notebook with a
+# hint that names the mistake (a shape, a missing transpose, the order of
+# the axes). The reference answers are in
+# `tutorials/exercises/solutions.py` (do not peek too early); the notebook
+# uses them only when the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and
+# then it says so.
 #
 # Shapes: B batch, T length, D model width, N heads, H = D / N per head.
 
@@ -59,55 +63,59 @@ rng = np.random.default_rng(0)
 # the attention can treat `(B, N)` as batch axes.
 #
 # Hint: a reshape never moves data, it only re-reads it. Reshape to `(B, T,
-# N, H)`, then transpose.
+# N, H)`, then transpose. Fill in the blanks (1) and (2).
 
 
 # %%
 def split_heads(x, num_heads):
     """(B, T, D) -> (B, N, T, H) with H = D // N. Exercise 1."""
-    # Your code here (keras.ops: ops.reshape, ops.transpose).
-    raise NotImplementedError("exercise 1")
+    batch, length, depth = x.shape
+    x = ops.reshape(x, ___)  # ___ (1) ___ to (B, T, N, H)
+    return ops.transpose(x, ___)  # ___ (2) ___ to (B, N, T, H)
 
 
-split_heads = checks.run(
-    checks.check_split_heads, split_heads, solutions.split_heads
-)
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+split_heads = solutions.if_requested(split_heads)
+checks.check_split_heads(split_heads)
 
 # %% [markdown]
 # ## Exercise 2: merge the heads
 #
 # The inverse: `(B, N, T, H) -> (B, T, N * H)`, the features of head 0
-# first, then head 1, and so on.
+# first, then head 1, and so on. Fill in the blanks (1) and (2).
 
 
 # %%
 def merge_heads(x):
     """(B, N, T, H) -> (B, T, N * H). Exercise 2."""
-    # Your code here.
-    raise NotImplementedError("exercise 2")
+    batch, heads, length, head_dim = x.shape
+    x = ops.transpose(x, ___)  # ___ (1) ___ to (B, T, N, H)
+    return ops.reshape(x, ___)  # ___ (2) ___ to (B, T, N*H)
 
 
-merge_heads = checks.run(
-    checks.check_merge_heads, merge_heads, solutions.merge_heads
-)
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+merge_heads = solutions.if_requested(merge_heads)
+checks.check_merge_heads(merge_heads)
 
 # %% [markdown]
-# ## Exercise 3: attention with a mask
+# ## Attention, from tutorial 2
 #
-# From tutorial 2, in your own words: `softmax(Q Kᵀ / √d_k) V`, with a
-# boolean `mask` (True = may attend) applied to the logits before the
-# softmax. Return `(output, weights)`. It must work with any leading axes,
-# so `(B, N, T, H)` heads go straight in.
+# The function you completed in tutorial 2: `softmax(Q Kᵀ / √d_k) V`,
+# with a boolean `mask` (True = may attend) applied to the logits before
+# the softmax. It works with any leading axes, so `(B, N, T, H)` heads go
+# straight in.
 
 
 # %%
 def attention(query, key, value, mask=None):
-    """(output (..., T, Hv), weights (..., T, S)). Exercise 3."""
-    # Your code here.
-    raise NotImplementedError("exercise 3")
+    """Tutorial 2's attention; any leading axes, e.g. (B, N, T, H)."""
+    depth = query.shape[-1]
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / np.sqrt(depth)
+    if mask is not None:
+        scores = ops.where(mask, scores, -1e9)  # True = may attend
+    weights = ops.softmax(scores, axis=-1)  # (..., T, S)
+    return ops.matmul(weights, value), weights  # (..., T, Hv), (..., T, S)
 
-
-attention = checks.run(checks.check_attention, attention, solutions.attention)
 
 # %% [markdown]
 # ## Assemble multi-head attention

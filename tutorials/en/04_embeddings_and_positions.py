@@ -31,6 +31,8 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 
@@ -84,18 +86,30 @@ print("permutation", perm, "-> outputs permuted the same way")
 #
 # Each pair of dimensions is a clock hand turning at its own speed, from
 # one turn every 2π positions to one every 10000·2π.
+#
+# **Exercise.** Build the table: fill in the blanks (1) the exponent 2i/D of
+# every pair of dimensions, (2) and (3) the even and the odd columns. The
+# check under the function calls it on inputs of other sizes than the
+# notebook's and prints ✓, or stops the notebook with a hint that names the
+# mistake. The reference answer is in `tutorials/exercises/solutions.py`;
+# the notebook uses it only when the tests set
+# `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so.
 
 
 # %%
 def sinusoid_table(length, depth, max_wavelength=10000.0):
     pos = np.arange(length)[:, None]  # (L, 1)
-    two_i = np.arange(0, depth, 2)[None, :]  # (1, D/2)
-    angle = pos / max_wavelength ** (two_i / depth)  # (L, D/2)
+    exponent = ___  # ___ (1) ___ 2i/D for each pair of dims: (1, D/2)
+    angle = pos / max_wavelength**exponent  # (L, D/2)
     table = np.zeros((length, depth), "float32")
-    table[:, 0::2] = np.sin(angle)  # even dims
-    table[:, 1::2] = np.cos(angle)  # odd dims
+    table[:, 0::2] = ___  # ___ (2) ___ the even dims
+    table[:, 1::2] = ___  # ___ (3) ___ the odd dims
     return table
 
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+sinusoid_table = solutions.if_requested(sinusoid_table)
+checks.check_sinusoid_table(sinusoid_table)
 
 table = sinusoid_table(64, 32)
 fig = figure(6, 3.5)

@@ -37,7 +37,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -119,6 +121,32 @@ print(source[0], "\n", decoder_in[0], "\n", labels[0])
 #   `t` must not see the tokens it is about to predict, `(B, T, T)`.
 # * **Cross-attention**: source padding again, `(B, 1, S)`, because the
 #   keys are encoder positions.
+
+# %% [markdown]
+# ### Exercise: the decoder's self-attention mask
+#
+# Build the mask of the decoder's self-attention from the decoder input ids:
+# fill in the blanks (1) the padding part, True at real tokens and shaped
+# `(B, 1, T)` so that it hides pad *keys*, and (2) the look-ahead part. The
+# check under the function calls it on inputs of other sizes than the
+# notebook's and prints ✓, or stops the notebook with a hint that names the
+# mistake. The reference answer is in `tutorials/exercises/solutions.py`;
+# the notebook uses it only when the tests set
+# `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so. The cell after it
+# draws all three masks.
+
+
+# %%
+def decoder_self_mask(decoder_in):
+    """(B, T) token ids, 0 = pad -> (B, T, T) bool, True = may attend."""
+    pad = ___  # ___ (1) ___ True at real tokens, shape (B, 1, T)
+    look_ahead = ___  # ___ (2) ___ query t may see keys <= t, shape (T, T)
+    return pad & look_ahead  # (B, T, T): both must allow
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+decoder_self_mask = solutions.if_requested(decoder_self_mask)
+checks.check_decoder_self_mask(decoder_self_mask)
 
 # %%
 src_pad = (source != 0)[:, None, :]  # (B, 1, S)

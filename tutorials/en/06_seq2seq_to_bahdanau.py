@@ -39,7 +39,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -151,6 +153,30 @@ for kind in ("seq2seq", "peeky", "attention"):
 # `e_ts = vᵀ tanh(W_q q_t + W_k k_s)`, masked softmax over `s`, weighted
 # sum of the encoder states. We take the trained layer's weights and the
 # states it saw, and compare.
+
+# %% [markdown]
+# **Exercise.** First write the score yourself, for all decoder steps t and
+# encoder positions s at once: fill in the blanks (1) the projected keys,
+# with an axis for the queries so that `q + k` broadcasts to `(B, T, S,
+# units)`, and (2) the score `vᵀ tanh(q + k)`. The check under the function
+# calls it on inputs of other sizes than the notebook's and prints ✓, or
+# stops the notebook with a hint that names the mistake. The reference
+# answer is in `tutorials/exercises/solutions.py`; the notebook uses it only
+# when the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so.
+# The cell after it does the same with the trained layer's weights.
+
+
+# %%
+def additive_scores(query, keys, w_q, w_k, v):
+    """e_ts = vᵀ tanh(W_q q_t + W_k k_s) for every pair: (B, T, S)."""
+    q = ops.matmul(query, w_q)[:, :, None, :]  # (B, T, 1, units)
+    k = ___  # ___ (1) ___ W_k k_s, shape (B, 1, S, units)
+    return ___  # ___ (2) ___ vᵀ tanh(q + k), shape (B, T, S)
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+additive_scores = solutions.if_requested(additive_scores)
+checks.check_additive_scores(additive_scores)
 
 # %%
 model = models["attention"]

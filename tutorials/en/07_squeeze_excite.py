@@ -38,7 +38,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -67,6 +69,32 @@ show(fig)
 #
 # `W_1` reduces `C` channels to `C / r`, `W_2` brings them back. We borrow
 # the weights of a library layer and compare outputs.
+
+
+# %% [markdown]
+# **Exercise.** Write the whole block with the weights as arguments (`w1`,
+# `b1` reduce, `w2`, `b2` restore): fill in the blanks (1) the squeeze, (2)
+# the excitation's gates, one in (0, 1) per channel, and (3) the scaled
+# feature map. The check under the function calls it on inputs of other
+# sizes than the notebook's and prints ✓, or stops the notebook with a hint
+# that names the mistake. The reference answer is in
+# `tutorials/exercises/solutions.py`; the notebook uses it only when the
+# tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so. The cell
+# after it builds the same from a library layer's weights.
+
+
+# %%
+def squeeze_excite(x, w1, b1, w2, b2):
+    """(B, H, W, C) -> (B, H, W, C), and the gates (B, C)."""
+    squeezed = ___  # ___ (1) ___ squeeze, shape (B, C)
+    hidden = ops.relu(ops.matmul(squeezed, w1) + b1)  # (B, C/r)
+    gates = ___  # ___ (2) ___ excite: one gate in (0, 1) per channel
+    return ___, gates  # ___ (3) ___ every channel times its gate
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+squeeze_excite = solutions.if_requested(squeeze_excite)
+checks.check_squeeze_excite(squeeze_excite)
 
 
 # %%

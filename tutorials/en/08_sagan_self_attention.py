@@ -39,7 +39,9 @@ import tensorflow as tf
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -55,6 +57,36 @@ rng = np.random.default_rng(0)
 # flattened to `N = H·W` rows everything is matrix algebra. Note: SAGAN
 # does **not** scale the logits by `1/√d`. We set `γ` to a non-zero value
 # so that the attention branch shows in the output.
+
+# %% [markdown]
+# **Exercise.** Write the layer with its 1×1 kernels as `(C_in, C_out)`
+# matrices: fill in the blanks (1) the pixels flattened to rows, (2) the
+# attention map β, where row n holds the weights of query pixel n over all
+# pixels, and (3) the output y. The check under the function calls it on
+# inputs of other sizes than the notebook's and prints ✓, or stops the
+# notebook with a hint that names the mistake. The reference answer is in
+# `tutorials/exercises/solutions.py`; the notebook uses it only when the
+# tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so. The cell
+# after it computes the same with the library layer's kernels.
+
+
+# %%
+def sagan_attention(x, w_q, w_k, w_v, w_o, gamma):
+    """SAGAN self-attention; 1×1 kernels as (C_in, C_out) matrices."""
+    b, height, width, c = x.shape
+    flat = ___  # ___ (1) ___ pixels as rows, shape (B, N, C), N = H·W
+    q = ops.matmul(flat, w_q)  # g(x): (B, N, C/r)
+    k = ops.matmul(flat, w_k)  # f(x): (B, N, C/r)
+    v = ops.matmul(flat, w_v)  # h(x): (B, N, C/2)
+    beta = ___  # ___ (2) ___ (B, N, N), each row sums to 1
+    o = ops.matmul(ops.matmul(beta, v), w_o)  # (B, N, C)
+    y = ___  # ___ (3) ___ the output, shape (B, N, C)
+    return ops.reshape(y, (b, height, width, c)), beta
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+sagan_attention = solutions.if_requested(sagan_attention)
+checks.check_sagan_attention(sagan_attention)
 
 # %%
 x = rng.normal(size=(2, 6, 5, 16)).astype("float32")  # (B, H, W, C)

@@ -34,7 +34,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 
 keras.utils.set_random_seed(0)
@@ -63,6 +65,34 @@ print(len(vocab), "tokens;", tokens[0])
 # those, replace 80% by `[MASK]`, 10% by a random word, and keep 10%
 # unchanged, so that the model cannot rely on seeing `[MASK]`. The loss
 # only counts the chosen positions.
+
+
+# %% [markdown]
+# **Exercise.** Write the 80/10/10 step. `chosen` (bool) marks the positions
+# picked for the loss, `action` holds one uniform random number in [0, 1)
+# per position, `random_words` a random word per position. Fill in the
+# blanks (1) where the input becomes `[MASK]`, (2) where it becomes a random
+# word, and (3) the loss weights. The check under the function calls it on
+# inputs of other sizes than the notebook's and prints ✓, or stops the
+# notebook with a hint that names the mistake. The reference answer is in
+# `tutorials/exercises/solutions.py`; the notebook uses it only when the
+# tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so. The cell
+# after it is the whole procedure.
+
+
+# %%
+def mask_80_10_10(tokens, chosen, action, random_words, mask_id):
+    """Corrupt the chosen tokens; return (inputs, loss weights)."""
+    inputs = tokens.copy()  # `tokens` are also the labels: keep them
+    inputs[___] = mask_id  # ___ (1) ___ 80% of the chosen
+    swap = ___  # ___ (2) ___ 10% of the chosen
+    inputs[swap] = random_words[swap]  # the other 10% stay unchanged
+    return inputs, ___  # ___ (3) ___ 1.0 where the loss counts, else 0.0
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+mask_80_10_10 = solutions.if_requested(mask_80_10_10)
+checks.check_mask_80_10_10(mask_80_10_10)
 
 
 # %%

@@ -33,7 +33,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 from exercises.common import show
 from keras_attn.visualize import plot_attention_heads
@@ -47,6 +49,28 @@ rng = np.random.default_rng(0)
 # Every character is a token. A training example is a window of `T + 1`
 # characters: the model reads the first `T` and must predict the last `T`
 # (the same window shifted by one).
+
+# %% [markdown]
+# **Exercise.** Cut windows of `T + 1` characters into what the model reads
+# and what it must predict: fill in the blanks (1) and (2). The check under
+# the function calls it on inputs of other sizes than the notebook's and
+# prints ✓, or stops the notebook with a hint that names the mistake. The
+# reference answer is in `tutorials/exercises/solutions.py`; the notebook
+# uses it only when the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and
+# then it says so. The cell after it does this on the story.
+
+
+# %%
+def split_window(windows):
+    """(N, T+1) windows -> inputs (N, T), targets (N, T)."""
+    inputs = ___  # ___ (1) ___ what the model reads
+    targets = ___  # ___ (2) ___ what it must predict, position by position
+    return inputs, targets
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+split_window = solutions.if_requested(split_window)
+checks.check_split_window(split_window)
 
 # %%
 text = data.ja_corpus()
@@ -148,6 +172,31 @@ print("earlier predictions unchanged, later ones changed")
 # decoding.
 
 
+# %% [markdown]
+# **Exercise.** Write `p = softmax(z / τ)` for one vector of logits: fill in
+# the blanks (1) the logits at temperature τ and (2) the unnormalised
+# probabilities. The check under the function calls it on inputs of other
+# sizes than the notebook's and prints ✓, or stops the notebook with a hint
+# that names the mistake. The reference answer is in
+# `tutorials/exercises/solutions.py`; the notebook uses it only when the
+# tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so. The cell
+# after it checks the same formula against `ops.softmax`.
+
+
+# %%
+def next_char_probs(logits, temperature):
+    """Logits (V,) -> probabilities (V,) at temperature τ."""
+    z = ___  # ___ (1) ___ the logits at temperature τ
+    z = z - z.max()  # stability: the largest becomes 0
+    p = ___  # ___ (2) ___ not yet normalised
+    return p / p.sum()
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+next_char_probs = solutions.if_requested(next_char_probs)
+checks.check_next_char_probs(next_char_probs)
+
+
 # %%
 def next_char_probs(logits, temperature):
     z = logits / temperature
@@ -202,3 +251,8 @@ show(plot_attention_heads(first_block_self, chars, chars, ncols=4))
 # **Summary.** GPT = embeddings + causal self-attention blocks + tied
 # output layer, trained on next-token prediction; the causal mask lets one
 # pass train all positions; the temperature trades safety for variety.
+#
+# For the full-size version (subword tokens, Jane Austen's novels, the
+# `gpt2` and `modern` blocks, KV-cached generation, a SavedModel for
+# serving), train the zoo model: `python -m zoo train gpt`, described in
+# `docs/zoo_gpt.md`.

@@ -1,252 +1,652 @@
-"""Checks for the exercises of tutorial 3 that say exactly what is wrong.
+"""Checks for the exercises of tutorials 1-10 that say what is wrong.
 
-Each `check_*` calls the learner's function on small inputs with pairwise
-distinct sizes (B=2, N=3, T=5, S=7, H=4) and raises `ExerciseError` with a
-precise diagnosis: a wrong shape, a reshape without the transpose, a
-missing or wrong √d_k scaling, an inverted or ignored mask, a softmax over
-the wrong axis or no softmax at all. The diagnosis compares the answer with
-NumPy versions of each of those mistakes, so the message names the mistake
-that was made rather than just "values differ".
+Every `check_*` calls the learner's function on a few inputs whose sizes
+differ from the notebook's (and from each other, so a transposition
+shows), compares with a NumPy reference, and either prints `✓` or raises
+`ExerciseError` with a hint in the reader's language. Each hint comes from
+comparing the answer with NumPy versions of the usual mistakes, so it
+names the mistake that was made rather than just "values differ". A check
+never returns or substitutes a solution.
 """
 
 import numpy as np
-from keras import ops
 
-B, N, T, S, H = 2, 3, 5, 7, 4
-_RNG = np.random.default_rng(1234)
-_X = _RNG.normal(size=(B, T, N * H)).astype("float32")
-_HEADS = _RNG.normal(size=(B, N, T, H)).astype("float32")
-_Q = _RNG.normal(size=(B, T, H)).astype("float32") * 2.0
-_K = _RNG.normal(size=(B, S, H)).astype("float32") * 2.0
-_V = _RNG.normal(size=(B, S, H + 2)).astype("float32")
-# Every query row allows some keys and forbids others, and no row equals
-# its own inverse, so each mistake gives a different result.
-_MASK = np.ones((B, T, S), bool)
-_MASK[0, :, 5:] = False  # padding: keys 5, 6 of example 0
-_MASK[1] = np.tril(np.ones((T, S), bool), k=1)  # look-ahead-style
+from .feedback import ExerciseError  # noqa: F401 - the public error type
+from .feedback import Mistake
+from .feedback import Text
+from .feedback import array
+from .feedback import call
+from .feedback import diagnose
+from .feedback import exercise
+from .feedback import expect_shape
+from .feedback import pair
+from .feedback import sizes
 
 
-class ExerciseError(AssertionError):
-    """Raised by a check; the message says what is wrong."""
+def _rng(seed):
+    return np.random.default_rng(1000 + seed)
 
 
-def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError as error:
-        raise ExerciseError(
-            f"`{fn.__name__}` is not implemented yet ({error})."
-        ) from None
-
-
-def _numpy(x, what):
-    try:
-        return np.asarray(ops.convert_to_numpy(x))
-    except Exception as error:
-        raise ExerciseError(
-            f"{what} must be a tensor or an array; got {type(x).__name__} "
-            f"({error})."
-        ) from None
-
-
-def _close(a, b):
-    return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def _diagnose(got, expected, variants, what):
-    if _close(got, expected):
-        return
-    for wrong, message in variants:
-        if _close(got, wrong):
-            raise ExerciseError(f"{what}: {message}")
-    worst = np.unravel_index(np.argmax(np.abs(got - expected)), got.shape)
-    raise ExerciseError(
-        f"{what} has the right shape but wrong values (largest difference "
-        f"{np.abs(got - expected)[worst]:.3g} at index {worst}). Compare "
-        "your steps with the formula one at a time."
-    )
-
-
-def check_split_heads(split_heads):
-    """`split_heads(x, num_heads)`: (B, T, N*H) -> (B, N, T, H)."""
-    got = _numpy(_call(split_heads, _X, N), "split_heads' result")
-    expected = _X.reshape(B, T, N, H).transpose(0, 2, 1, 3)
-    if got.shape != expected.shape:
-        hints = {
-            (B, T, N, H): " That is (B, T, N, H): you reshaped but forgot "
-            "to transpose the head axis in front of the time axis.",
-            (B, N, H, T): " That is (B, N, H, T): the transpose puts the "
-            "depth before time; use axes (0, 2, 1, 3).",
-            (B * N, T, H): " That folds the heads into the batch axis; keep "
-            "them as their own axis 1.",
-        }
-        raise ExerciseError(
-            f"split_heads returned shape {got.shape}; expected "
-            f"{expected.shape} = (B, N, T, H) for B={B}, T={T}, N={N}, H={H}."
-            + hints.get(got.shape, "")
-        )
-    _diagnose(
-        got,
-        expected,
-        [
-            (
-                _X.reshape(B, N, T, H),
-                "you reshaped straight to (B, N, T, H). A reshape keeps the "
-                "memory order, so it mixes time steps into heads: reshape to "
-                "(B, T, N, H) first, then transpose to (B, N, T, H).",
-            ),
-            (
-                _X.reshape(B, T, H, N).transpose(0, 3, 1, 2),
-                "each head must be a contiguous block of H features: reshape "
-                "to (B, T, N, H), not (B, T, H, N).",
-            ),
-        ],
-        "split_heads",
-    )
-
-
-def check_merge_heads(merge_heads):
-    """`merge_heads(x)`: (B, N, T, H) -> (B, T, N*H)."""
-    got = _numpy(_call(merge_heads, _HEADS), "merge_heads' result")
-    expected = _HEADS.transpose(0, 2, 1, 3).reshape(B, T, N * H)
-    if got.shape != expected.shape:
-        hints = {
-            (B, N, T * H): " You merged time and depth; the heads should "
-            "be merged with the depth: transpose to (B, T, N, H) first.",
-            (B, T, N, H): " You transposed but did not reshape the last "
-            "two axes into one.",
-        }
-        raise ExerciseError(
-            f"merge_heads returned shape {got.shape}; expected "
-            f"{expected.shape} = (B, T, N*H) for B={B}, N={N}, T={T}, H={H}."
-            + hints.get(got.shape, "")
-        )
-    _diagnose(
-        got,
-        expected,
-        [
-            (
-                _HEADS.reshape(B, T, N * H),
-                "you reshaped (B, N, T, H) straight to (B, T, N*H), which "
-                "mixes heads and time steps: transpose to (B, T, N, H) "
-                "first, then reshape.",
-            ),
-            (
-                _HEADS.transpose(0, 2, 3, 1).reshape(B, T, N * H),
-                "the features come out interleaved (h0 of every head, then "
-                "h1, ...): transpose with axes (0, 2, 1, 3), not (0, 2, 3, "
-                "1).",
-            ),
-        ],
-        "merge_heads",
-    )
-
-
-def _softmax(x, axis):
+def _softmax(x, axis=-1):
     x = x - x.max(axis=axis, keepdims=True)
     e = np.exp(x)
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _attention(scale, mask, axis=-1, softmax=True):
-    scores = _Q @ _K.transpose(0, 2, 1) * scale
-    if mask is not None:
+def _swap(x):
+    return np.swapaxes(x, -1, -2)
+
+
+# --- 01: context vector -------------------------------------------------------
+
+
+@exercise("attention_context")
+def check_attention_context(attention_context):
+    """`attention_context(dec, states)` -> (context (B, T, U), weights
+    (B, T, S)): dot-product scores, softmax over the encoder positions."""
+    cases = [(2, 3, 5, 4), (3, 6, 2, 5), (1, 4, 7, 3)]
+    for seed, (b, t, s, u) in enumerate(cases):
+        where = sizes(B=b, T=t, S=s, U=u)
+        rng = _rng(seed)
+        dec = rng.normal(size=(b, t, u)).astype("float32")
+        states = rng.normal(size=(b, s, u)).astype("float32")
+        result = call(attention_context, dec, states, where=where)
+        context, weights = pair(
+            result, "attention_context", "context", "weights"
+        )
+        weights = array(weights, "weights")
+        context = array(context, "context")
+        scores = dec @ _swap(states)  # (B, T, S)
+        w_ref = _softmax(scores)
+        expect_shape(
+            weights,
+            (b, t, s),
+            "weights",
+            "(B, T, S)",
+            where,
+            {(b, s, t): "scores_transposed"},
+        )
+        expect_shape(context, (b, t, u), "context", "(B, T, U)", where)
+        diagnose(
+            weights,
+            w_ref,
+            [
+                (scores, "no_softmax", {}),
+                (_softmax(scores, axis=1), "context_softmax_axis", {}),
+            ],
+            "weights",
+            where,
+        )
+        diagnose(
+            context,
+            w_ref @ states,
+            [(scores @ states, "context_from_scores", {})],
+            "context",
+            where,
+        )
+    return len(cases)
+
+
+# --- 02 (and 03): scaled dot-product attention --------------------------------
+
+
+def _random_mask(rng, b, t, s):
+    """Every row allows some keys and forbids others."""
+    mask = rng.random((b, t, s)) < 0.6
+    mask[..., 0] = True
+    mask[..., -1] = False
+    return mask
+
+
+def _attention_ref(q, k, v, mask, scale, axis=-1, softmax=True, after=False):
+    scores = q @ _swap(k) * scale
+    if mask is not None and not after:
         scores = np.where(mask, scores, -1e9)
     weights = _softmax(scores, axis) if softmax else scores
-    return weights @ _V, weights
+    if after:
+        weights = np.where(mask, weights, 0.0)
+    return weights @ v, weights
 
 
+@exercise("attention")
 def check_attention(attention):
-    """`attention(q, k, v, mask)` -> (output (B, T, Hv), weights (B, T, S))."""
-    result = _call(attention, _Q, _K, _V, mask=_MASK)
-    if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise ExerciseError(
-            "attention must return a pair (output, weights); got "
-            f"{type(result).__name__}."
-        )
-    output = _numpy(result[0], "attention's output")
-    weights = _numpy(result[1], "attention's weights")
-    out_ref, w_ref = _attention(1 / np.sqrt(H), _MASK)
-    hints = {
-        ("weights", (B, S, T)): " Multiply Q by Kᵀ (swap the last two axes "
-        "of K), so that rows are queries.",
-        ("output", (B, T, H)): " That is the depth of the keys: the output "
-        "must be a weighted sum of the values.",
-    }
-    for name, got, ref, legend in (
-        ("weights", weights, w_ref, "(B, T, S)"),
-        ("output", output, out_ref, "(B, T, Hv)"),
-    ):
-        if got.shape != ref.shape:
-            hint = hints.get((name, got.shape), "")
-            raise ExerciseError(
-                f"attention's {name} has shape {got.shape}; expected "
-                f"{ref.shape} = {legend} for B={B}, T={T}, S={S}, Hv={H + 2}."
-                + hint
-            )
-    if np.isnan(weights).any() or np.isnan(output).any():
-        raise ExerciseError(
-            "attention returned NaN: use a large finite negative number "
-            "(or `ops.where` after the softmax) for masked logits, not -inf "
-            "multiplied by 0."
-        )
-    scale = 1 / np.sqrt(H)
+    """`attention(query, key, value, mask=None)` -> (output (B, T, Hv),
+    weights (B, T, S)); mask boolean, True = may attend."""
+    cases = [(2, 5, 7, 4, 6), (3, 4, 6, 9, 5), (1, 6, 3, 5, 8)]
+    for seed, (b, t, s, h, hv) in enumerate(cases):
+        where = sizes(B=b, T=t, S=s, H=h, Hv=hv)
+        rng = _rng(seed)
+        q = rng.normal(size=(b, t, h)).astype("float32") * 2.0
+        k = rng.normal(size=(b, s, h)).astype("float32") * 2.0
+        v = rng.normal(size=(b, s, hv)).astype("float32")
+        mask = _random_mask(rng, b, t, s)
+        for m in (mask, None) if seed == 0 else (mask,):
+            result = call(attention, q, k, v, m, where=where)
+            output, weights = pair(result, "attention", "output", "weights")
+            _check_attention_result(q, k, v, m, output, weights, where)
+    return len(cases)
+
+
+def _check_attention_result(q, k, v, mask, output, weights, where):
+    (b, t, h), s, hv = q.shape, k.shape[1], v.shape[-1]
+    weights = array(weights, "weights")
+    output = array(output, "output")
+    expect_shape(
+        weights,
+        (b, t, s),
+        "weights",
+        "(B, T, S)",
+        where,
+        {(b, s, t): "scores_transposed"},
+    )
+    expect_shape(
+        output,
+        (b, t, hv),
+        "output",
+        "(B, T, Hv)",
+        where,
+        {(b, t, h): "output_from_keys"},
+    )
+    scale = 1 / np.sqrt(h)
+    out_ref, w_ref = _attention_ref(q, k, v, mask, scale)
     variants = [
-        (
-            _attention(scale, _MASK, softmax=False)[1],
-            "the weights are the raw scores: you forgot the softmax.",
-        ),
-        (
-            _attention(scale, _MASK, axis=-2)[1],
-            "the softmax runs over the query axis (-2), so each *column* "
-            "sums to 1. Normalise over the keys: `axis=-1`.",
-        ),
-        (
-            _attention(scale, _MASK, axis=0)[1],
-            "the softmax runs over the batch axis (0). Normalise over the "
-            "keys: `axis=-1`.",
-        ),
-        (
-            _attention(1.0, _MASK)[1],
-            "the logits are not scaled: divide Q Kᵀ by √d_k (√H = "
-            f"{np.sqrt(H):g} here).",
-        ),
-        (
-            _attention(1 / H, _MASK)[1],
-            f"you divided by d_k = {H}; divide by its square root √d_k = "
-            f"{np.sqrt(H):g}.",
-        ),
-        (
-            _attention(np.sqrt(H), _MASK)[1],
-            "you multiplied by √d_k; divide by it.",
-        ),
-        (
-            _attention(scale, ~_MASK)[1],
-            "mask polarity is inverted: True means 'may attend', so keep "
-            "the logits where the mask is True and push them to -inf where "
-            "it is False.",
-        ),
-        (
-            _attention(scale, None)[1],
-            "the mask is ignored: weights where the mask is False must be "
-            "exactly 0.",
-        ),
+        (_attention_ref(q, k, v, mask, scale, softmax=False)[1], "no_softmax"),
+        (_attention_ref(q, k, v, mask, scale, -2)[1], "softmax_query_axis"),
+        (_attention_ref(q, k, v, mask, scale, 0)[1], "softmax_batch_axis"),
+        (_attention_ref(q, k, v, mask, 1 / np.sqrt(hv))[1], "scaled_by_dv"),
+        (_attention_ref(q, k, v, mask, 1.0)[1], "not_scaled"),
+        (_attention_ref(q, k, v, mask, 1 / h)[1], "divided_by_dk"),
+        (_attention_ref(q, k, v, mask, np.sqrt(h))[1], "multiplied_by_sqrt_dk"),
     ]
-    _diagnose(weights, w_ref, variants, "attention's weights")
-    _diagnose(output, out_ref, [], "attention's output (weights @ V)")
+    if mask is not None:
+        variants += [
+            (_attention_ref(q, k, v, ~mask, scale)[1], "mask_inverted"),
+            (_attention_ref(q, k, v, None, scale)[1], "mask_ignored"),
+        ]
+        zeroed = _attention_ref(q, k, v, mask, scale, after=True)[1]
+        if np.allclose(weights, zeroed, rtol=1e-4, atol=1e-5):
+            sums = np.round(weights.sum(-1).ravel()[:4], 2)
+            raise Mistake("zeroed_after_softmax", sums=tuple(sums))
+    fields = {"dk": h, "dv": hv}
+    diagnose(
+        weights,
+        w_ref,
+        [(w, code, fields) for w, code in variants],
+        "weights",
+        where,
+    )
+    diagnose(output, out_ref, [], "output", where)
 
 
-def run(check, answer, solution):
-    """Run `check(answer)`, print the verdict, return what to use next.
+# --- 03: split and merge heads ------------------------------------------------
 
-    Returns the learner's `answer` when it passes, otherwise the reference
-    `solution`, so that the rest of the notebook still runs.
-    """
-    try:
-        check(answer)
-    except ExerciseError as error:
-        print(f"✗ {error}")
-        print("  (using the reference solution for the rest of the notebook)")
-        return solution
-    print(f"✓ {answer.__name__} is correct.")
-    return answer
+_HEAD_CASES = [(2, 4, 3, 6), (3, 5, 2, 7), (1, 7, 4, 3)]  # B, T, N, H
+
+
+@exercise("split_heads")
+def check_split_heads(split_heads):
+    """`split_heads(x, num_heads)`: (B, T, N*H) -> (B, N, T, H)."""
+    for seed, (b, t, n, h) in enumerate(_HEAD_CASES):
+        where = sizes(B=b, T=t, N=n, H=h)
+        x = _rng(seed).normal(size=(b, t, n * h)).astype("float32")
+        got = array(call(split_heads, x, n, where=where), "split_heads(x, N)")
+        expect_shape(
+            got,
+            (b, n, t, h),
+            "split_heads(x, N)",
+            "(B, N, T, H)",
+            where,
+            {
+                (b, t, n, h): "split_no_transpose",
+                (b, n, h, t): "split_depth_before_time",
+                (b * n, t, h): "split_into_batch",
+            },
+        )
+        diagnose(
+            got,
+            x.reshape(b, t, n, h).transpose(0, 2, 1, 3),
+            [
+                (x.reshape(b, n, t, h), "split_reshape_straight", {}),
+                (
+                    x.reshape(b, t, h, n).transpose(0, 3, 1, 2),
+                    "split_wrong_order",
+                    {},
+                ),
+            ],
+            "split_heads(x, N)",
+            where,
+        )
+    return len(_HEAD_CASES)
+
+
+@exercise("merge_heads")
+def check_merge_heads(merge_heads):
+    """`merge_heads(x)`: (B, N, T, H) -> (B, T, N*H)."""
+    for seed, (b, t, n, h) in enumerate(_HEAD_CASES):
+        where = sizes(B=b, T=t, N=n, H=h)
+        x = _rng(seed).normal(size=(b, n, t, h)).astype("float32")
+        got = array(call(merge_heads, x, where=where), "merge_heads(x)")
+        expect_shape(
+            got,
+            (b, t, n * h),
+            "merge_heads(x)",
+            "(B, T, N*H)",
+            where,
+            {
+                (b, n, t * h): "merge_time_and_depth",
+                (b, t, n, h): "merge_no_reshape",
+            },
+        )
+        diagnose(
+            got,
+            x.transpose(0, 2, 1, 3).reshape(b, t, n * h),
+            [
+                (x.reshape(b, t, n * h), "merge_reshape_straight", {}),
+                (
+                    x.transpose(0, 2, 3, 1).reshape(b, t, n * h),
+                    "merge_interleaved",
+                    {},
+                ),
+            ],
+            "merge_heads(x)",
+            where,
+        )
+    return len(_HEAD_CASES)
+
+
+# --- 04: sinusoid table -------------------------------------------------------
+
+
+def _sinusoid(length, depth, exponent=2, invert=False):
+    pos = np.arange(length)[:, None]
+    i = np.arange(depth // 2)[None, :]
+    rate = 10000.0 ** (exponent * i / depth)
+    angle = pos * rate if invert else pos / rate  # (L, D/2)
+    return np.sin(angle), np.cos(angle)
+
+
+def _interleave(even, odd):
+    table = np.zeros((even.shape[0], 2 * even.shape[1]))
+    table[:, 0::2], table[:, 1::2] = even, odd
+    return table
+
+
+@exercise("sinusoid_table")
+def check_sinusoid_table(sinusoid_table):
+    """`sinusoid_table(length, depth)` -> (length, depth)."""
+    cases = [(7, 6), (11, 10), (5, 16)]
+    for length, depth in cases:
+        where = sizes(length=length, depth=depth)
+        got = call(sinusoid_table, length, depth, where=where)
+        got = array(got, "sinusoid_table(length, depth)")
+        expect_shape(
+            got,
+            (length, depth),
+            "sinusoid_table(length, depth)",
+            "(length, depth)",
+            where,
+        )
+        sin, cos = _sinusoid(length, depth)
+        diagnose(
+            got,
+            _interleave(sin, cos),
+            [
+                (_interleave(cos, sin), "sin_cos_swapped", {}),
+                (np.concatenate([sin, cos], 1), "halves_not_interleaved", {}),
+                (_interleave(*_sinusoid(length, depth, 1)), "exponent_i", {}),
+                (
+                    _interleave(*_sinusoid(length, depth, invert=True)),
+                    "frequency_inverted",
+                    {},
+                ),
+            ],
+            "sinusoid_table(length, depth)",
+            where,
+        )
+    return len(cases)
+
+
+# --- 05: decoder self-attention mask ------------------------------------------
+
+
+@exercise("decoder_self_mask")
+def check_decoder_self_mask(decoder_self_mask):
+    """`decoder_self_mask(decoder_in)`: ids (B, T) -> bool (B, T, T)."""
+    cases = [(3, 6), (2, 9), (4, 5)]
+    for seed, (b, t) in enumerate(cases):
+        where = sizes(B=b, T=t)
+        rng = _rng(seed)
+        ids = rng.integers(1, 30, (b, t))
+        for row, length in enumerate(rng.integers(2, t, b)):
+            ids[row, length:] = 0  # padding at the end
+        ids[0, :] = rng.integers(1, 30, t)  # one row without padding
+        got = call(decoder_self_mask, ids, where=where)
+        got = array(got, "decoder_self_mask(decoder_in)")
+        expect_shape(
+            got, (b, t, t), "decoder_self_mask(decoder_in)", "(B, T, T)", where
+        )
+        if got.dtype != bool:
+            raise Mistake(
+                "not_bool",
+                what="decoder_self_mask(decoder_in)",
+                dtype=str(got.dtype),
+            )
+        pad = (ids != 0)[:, None, :]  # (B, 1, T)
+        tril = np.tril(np.ones((t, t), bool))
+        full = (b, t, t)
+        diagnose(
+            got.astype("float32"),
+            (pad & tril).astype("float32"),
+            [
+                (~pad & tril, "padding_inverted", {}),
+                (pad & np.triu(np.ones((t, t), bool)), "causal_upper", {}),
+                (pad & np.tril(np.ones((t, t), bool), -1), "causal_strict", {}),
+                (pad.transpose(0, 2, 1) & tril, "padding_on_queries", {}),
+                (pad | tril, "masks_or", {}),
+                (np.broadcast_to(tril, full), "padding_missing", {}),
+                (np.broadcast_to(pad, full), "causal_missing", {}),
+            ],
+            "decoder_self_mask(decoder_in)",
+            where,
+        )
+    return len(cases)
+
+
+# --- 06: additive (Bahdanau) score --------------------------------------------
+
+
+@exercise("additive_scores")
+def check_additive_scores(additive_scores):
+    """`additive_scores(query, keys, w_q, w_k, v)` -> (B, T, S)."""
+    cases = [(2, 3, 5, 4, 6, 7), (3, 4, 2, 5, 3, 6), (1, 6, 4, 3, 8, 5)]
+    for seed, (b, t, s, dq, dk, u) in enumerate(cases):
+        where = sizes(B=b, T=t, S=s, Dq=dq, Dk=dk, units=u)
+        rng = _rng(seed)
+        query = rng.normal(size=(b, t, dq)).astype("float32")
+        keys = rng.normal(size=(b, s, dk)).astype("float32")
+        w_q = rng.normal(size=(dq, u)).astype("float32")
+        w_k = rng.normal(size=(dk, u)).astype("float32")
+        v = rng.normal(size=(u,)).astype("float32")
+        got = call(additive_scores, query, keys, w_q, w_k, v, where=where)
+        got = array(got, "additive_scores(...)")
+        expect_shape(
+            got,
+            (b, t, s),
+            "additive_scores(...)",
+            "(B, T, S)",
+            where,
+            {(b, s, t): "additive_transposed"},
+        )
+        q = (query @ w_q)[:, :, None, :]  # (B, T, 1, u)
+        k = (keys @ w_k)[:, None, :, :]  # (B, 1, S, u)
+        diagnose(
+            got,
+            np.tanh(q + k) @ v,
+            [
+                ((q + k) @ v, "no_tanh", {}),
+                (np.tanh((q + k) @ v), "tanh_outside", {}),
+                ((query @ w_q) @ _swap(keys @ w_k), "multiplicative", {}),
+                ((q * k) @ v, "multiplicative", {}),
+                (np.tanh(q * k) @ v, "multiplicative", {}),
+            ],
+            "additive_scores(...)",
+            where,
+        )
+    return len(cases)
+
+
+# --- 07: squeeze-and-excitation -----------------------------------------------
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _excite(squeezed, w1, b1, w2, b2):
+    return np.maximum(squeezed @ w1 + b1, 0) @ w2 + b2  # (B, C)
+
+
+@exercise("squeeze_excite")
+def check_squeeze_excite(squeeze_excite):
+    """`squeeze_excite(x, w1, b1, w2, b2)` -> (y (B, H, W, C), gates (B, C))."""
+    cases = [(2, 3, 5, 8, 2), (3, 4, 2, 6, 3), (1, 5, 3, 12, 4)]
+    for seed, (b, h, w, c, hidden) in enumerate(cases):
+        where = sizes(B=b, H=h, W=w, C=c)
+        rng = _rng(seed)
+        x = rng.normal(1.0, 1.0, size=(b, h, w, c)).astype("float32")
+        w1 = rng.normal(size=(c, hidden)).astype("float32")
+        b1 = rng.normal(size=(hidden,)).astype("float32")
+        w2 = rng.normal(size=(hidden, c)).astype("float32")
+        b2 = rng.normal(size=(c,)).astype("float32")
+        result = call(squeeze_excite, x, w1, b1, w2, b2, where=where)
+        y, gates = pair(result, "squeeze_excite", "y", "gates")
+        gates, y = array(gates, "gates"), array(y, "y")
+        expect_shape(gates, (b, c), "gates", "(B, C)", where)
+        expect_shape(
+            y,
+            (b, h, w, c),
+            "y",
+            "(B, H, W, C)",
+            where,
+            {(b, c): "se_gates_only"},
+        )
+
+        weights = (w1, b1, w2, b2)
+        logits = _excite(x.mean(axis=(1, 2)), *weights)
+        g_ref = _sigmoid(logits)
+        diagnose(
+            gates,
+            g_ref,
+            [
+                (_sigmoid(_excite(x.max(axis=(1, 2)), *weights)), "se_max", {}),
+                (logits, "se_no_sigmoid", {}),
+                (_softmax(logits), "se_softmax", {}),
+            ],
+            "gates",
+            where,
+        )
+        diagnose(
+            y,
+            x * g_ref[:, None, None, :],
+            [(x * g_ref.mean(), "se_single_gate", {})],
+            "y",
+            where,
+        )
+    return len(cases)
+
+
+# --- 08: SAGAN attention over pixels ------------------------------------------
+
+
+def _sagan_logits(image, w_q, w_k):
+    b, h, w, c = image.shape
+    flat = image.reshape(b, h * w, c)  # (B, N, C), row by row
+    return (flat @ w_q) @ _swap(flat @ w_k), flat
+
+
+@exercise("sagan_attention")
+def check_sagan_attention(sagan_attention):
+    """`sagan_attention(x, w_q, w_k, w_v, w_o, gamma)` -> (y (B, H, W, C),
+    beta (B, N, N)) with N = H*W."""
+    cases = [(2, 3, 4, 8, 2, 0.7), (3, 2, 5, 12, 3, 0.3), (1, 4, 3, 8, 2, -0.5)]
+    for seed, (b, h, w, c, cq, gamma) in enumerate(cases):
+        where = sizes(B=b, H=h, W=w, C=c)
+        rng = _rng(seed)
+        x = rng.normal(size=(b, h, w, c)).astype("float32")
+        w_q, w_k = (rng.normal(size=(c, cq)).astype("float32") for _ in "qk")
+        w_v = rng.normal(size=(c, c // 2)).astype("float32")
+        w_o = rng.normal(size=(c // 2, c)).astype("float32")
+        result = call(
+            sagan_attention, x, w_q, w_k, w_v, w_o, gamma, where=where
+        )
+        y, beta = pair(result, "sagan_attention", "y", "beta")
+        beta, y = array(beta, "beta"), array(y, "y")
+        n = h * w
+        expect_shape(beta, (b, n, n), "beta", "(B, H·W, H·W)", where)
+        expect_shape(y, (b, h, w, c), "y", "(B, H, W, C)", where)
+
+        scores, flat = _sagan_logits(x, w_q, w_k)
+        column_order = _sagan_logits(x.transpose(0, 2, 1, 3), w_q, w_k)[0]
+        beta_ref = _softmax(scores)
+        diagnose(
+            beta,
+            beta_ref,
+            [
+                (_softmax(scores / np.sqrt(cq)), "sagan_scaled", {}),
+                (_softmax(scores, -2), "softmax_query_axis", {}),
+                (_softmax(_swap(scores)), "sagan_transposed", {}),
+                (_softmax(column_order), "sagan_pixel_order", {}),
+            ],
+            "beta",
+            where,
+        )
+        o = beta_ref @ (flat @ w_v) @ w_o  # (B, N, C)
+        diagnose(
+            y,
+            (gamma * o + flat).reshape(x.shape),
+            [
+                (o.reshape(x.shape), "sagan_residual", {}),
+                ((o + flat).reshape(x.shape), "sagan_residual", {}),
+                ((gamma * o).reshape(x.shape), "sagan_residual", {}),
+            ],
+            "y",
+            where,
+        )
+    return len(cases)
+
+
+# --- 09: BERT's 80/10/10 ------------------------------------------------------
+
+
+def _bert_case(seed, n, length, mask_id, vocabulary_size):
+    rng = _rng(seed)
+    tokens = rng.integers(mask_id + 1, vocabulary_size, (n, length))
+    tokens[:, 0] = 1  # [CLS]
+    for row, end in enumerate(rng.integers(length // 2, length + 1, n)):
+        tokens[row, end:] = 0  # padding
+    chosen = (tokens > mask_id) & (rng.random(tokens.shape) < 0.5)
+    action = rng.random(tokens.shape)
+    rows, cols = np.nonzero(chosen)
+    action[rows[:3], cols[:3]] = (0.3, 0.85, 0.95)  # one of each kind
+    random_words = rng.integers(mask_id + 1, vocabulary_size, tokens.shape)
+    same = random_words == tokens
+    random_words[same] = (
+        mask_id + 1 + (tokens[same] - mask_id) % (vocabulary_size - mask_id - 1)
+    )
+    return tokens, chosen, action, random_words
+
+
+@exercise("mask_80_10_10")
+def check_mask_80_10_10(mask_80_10_10):
+    """`mask_80_10_10(tokens, chosen, action, random_words, mask_id)` ->
+    (inputs (N, L) ints, weights (N, L) floats)."""
+    cases = [(4, 9, 4, 30), (6, 7, 6, 25), (3, 12, 3, 40)]
+    for seed, (n, length, mask_id, vocabulary_size) in enumerate(cases):
+        where = sizes(N=n, L=length, mask_id=mask_id)
+        case = _bert_case(seed, n, length, mask_id, vocabulary_size)
+        tokens, chosen, action, random_words = case
+        original = tokens.copy()
+        result = call(mask_80_10_10, *case, mask_id, where=where)
+        if not np.array_equal(tokens, original):
+            raise Mistake("bert_in_place", sizes=where)
+        inputs, weights = pair(result, "mask_80_10_10", "inputs", "weights")
+        inputs, weights = array(inputs, "inputs"), array(weights, "weights")
+        expect_shape(inputs, tokens.shape, "inputs", "(N, L)", where)
+        expect_shape(weights, tokens.shape, "weights", "(N, L)", where)
+        to_mask = chosen & (action < 0.8)
+        to_swap = chosen & (action >= 0.8) & (action < 0.9)
+        expected = np.where(to_mask, mask_id, tokens)
+        expected = np.where(to_swap, random_words, expected)
+        if not np.array_equal(inputs, expected):
+            _diagnose_bert_inputs(inputs, case, mask_id, where)
+        diagnose(
+            weights.astype("float32"),
+            chosen.astype("float32"),
+            [
+                (expected != tokens, "bert_weights_changed_only", {}),
+                (tokens > mask_id, "bert_weights_everywhere", {}),
+                (tokens != 0, "bert_weights_everywhere", {}),
+                (np.ones(tokens.shape), "bert_weights_everywhere", {}),
+            ],
+            "weights",
+            where,
+        )
+    return len(cases)
+
+
+def _diagnose_bert_inputs(inputs, case, mask_id, where):
+    tokens, chosen, action, random_words = case
+    masked = inputs == mask_id
+    swapped = (inputs != tokens) & ~masked
+    if (masked | swapped)[~chosen].any():
+        raise Mistake("bert_unchosen_changed", sizes=where)
+    if np.array_equal(masked, chosen):
+        raise Mistake("bert_all_masked", sizes=where)
+    if not swapped.any():
+        raise Mistake("bert_no_random", sizes=where)
+    a = action[chosen]
+    counts = {
+        "mask": (a < 0.8).sum(),
+        "random": ((a >= 0.8) & (a < 0.9)).sum(),
+        "kept": (a >= 0.9).sum(),
+        "got_mask": masked[chosen].sum(),
+        "got_random": swapped[chosen].sum(),
+        "got_kept": (~masked & ~swapped)[chosen].sum(),
+    }
+    raise Mistake("bert_split", counts=Text("bert_counts", **counts))
+
+
+# --- 10: next-token targets and temperature -----------------------------------
+
+
+@exercise("split_window")
+def check_split_window(split_window):
+    """`split_window(windows)`: (N, T+1) -> (inputs (N, T), targets (N, T))."""
+    cases = [(3, 6), (5, 9), (2, 4)]
+    for seed, (n, t) in enumerate(cases):
+        where = sizes(N=n, T=t)
+        windows = _rng(seed).permutation(n * (t + 1)).reshape(n, t + 1)
+        result = call(split_window, windows, where=where)
+        inputs, targets = pair(result, "split_window", "inputs", "targets")
+        inputs, targets = array(inputs, "inputs"), array(targets, "targets")
+        expect_shape(inputs, (n, t), "inputs", "(N, T)", where)
+        expect_shape(targets, (n, t), "targets", "(N, T)", where)
+        first, rest = windows[:, :-1], windows[:, 1:]
+        if np.array_equal(inputs, targets):
+            raise Mistake("shift_none", sizes=where)
+        if np.array_equal(inputs, rest) and np.array_equal(targets, first):
+            raise Mistake("shift_reversed", sizes=where)
+        diagnose(inputs, first, [], "inputs", where)
+        diagnose(targets, rest, [], "targets", where)
+    return len(cases)
+
+
+@exercise("next_char_probs")
+def check_next_char_probs(next_char_probs):
+    """`next_char_probs(logits, temperature)`: (V,) -> probabilities (V,)."""
+    cases = [(7, 0.5), (12, 2.0), (5, 0.25)]
+    for seed, (vocabulary_size, tau) in enumerate(cases):
+        where = sizes(V=vocabulary_size, temperature=tau)
+        logits = _rng(seed).normal(size=vocabulary_size) * 3.0
+        got = call(next_char_probs, logits, tau, where=where)
+        got = array(got, "next_char_probs(logits, temperature)")
+        expect_shape(
+            got,
+            logits.shape,
+            "next_char_probs(logits, temperature)",
+            "(V,)",
+            where,
+        )
+        z = logits / tau - (logits / tau).max()
+        diagnose(
+            got,
+            _softmax(logits / tau),
+            [
+                (_softmax(logits * tau), "temperature_multiplied", {}),
+                (_softmax(logits), "temperature_ignored", {}),
+                (z / z.sum(), "no_exp", {}),
+            ],
+            "next_char_probs(logits, temperature)",
+            where,
+        )
+    return len(cases)

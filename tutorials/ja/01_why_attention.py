@@ -32,7 +32,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -126,6 +128,22 @@ show(fig)
 # ## アテンション層の中身
 #
 # デコーダの状態 `d_t` とエンコーダの状態 `h_1..h_L` に対して、スコア `e_ts = d_t · h_s`、重み `α_t = softmax(e_t)`、文脈 `c_t = Σ_s α_ts h_s`。`keras.ops` なら 3 行です。学習済みモデルの中の層と `allclose` で突き合わせます。
+#
+# **演習。** その 3 行を書いてみましょう。`attention_context` の空欄 (1)〜(3) を埋めて、セルを実行してください。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
+
+
+# %%
+def attention_context(dec, states):
+    """Decoder states (B, T, U) attend over encoder states (B, S, U)."""
+    scores = ops.matmul(dec, ___)  # ___ (1) ___ e_ts = d_t · h_s: (B, T, S)
+    weights = ops.softmax(scores, axis=___)  # ___ (2) ___ over positions s
+    context = ___  # ___ (3) ___ c_t = Σ_s α_ts h_s: (B, T, U)
+    return context, weights
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attention_context = solutions.if_requested(attention_context)
+checks.check_attention_context(attention_context)
 
 # %%
 model = models["attention"]
@@ -135,9 +153,7 @@ layer = next(
 probe = keras.Model(model.inputs, layer.input)  # (decoder, encoder) states
 dec, states = probe((test_x[0][:4], test_x[1][:4]))
 
-scores = ops.matmul(dec, ops.swapaxes(states, 1, 2))  # (B, L, L)
-weights = ops.softmax(scores, axis=-1)  # over encoder positions
-context = ops.matmul(weights, states)  # (B, L, U)
+context, weights = attention_context(dec, states)  # your function
 
 lib_context, lib_weights = layer(dec, states, return_attention_scores=True)
 np.testing.assert_allclose(context, lib_context, rtol=1e-5, atol=1e-5)

@@ -33,6 +33,8 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -79,19 +81,24 @@ for d_k in (4, 16, 64, 256, 1024):
 # ## キー方向のソフトマックス、そして重み付き和
 #
 # 各クエリには、**キー**にわたって合計 1 になる重みが必要です。したがってソフトマックスは最後の軸（`-1`、長さ S）で取ります。そのあと `weights @ V`: `(B, T, S) @ (B, S, Hv) -> (B, T, Hv)`。
+#
+# **演習。** 下の `attention` の空欄を埋めて完成させてください。空欄は (1) スケーリング、(2) マスク、(3) softmax の軸の 3 つです。マスクは次の節で詳しく扱います。ここでは、マスクは真偽値で True が「注意してよい」を表すこと、そしてマスクされたキーの重みはちょうど 0 になり、*それでも各行の和は 1 のまま*でなければならないこと、の 2 点だけ押さえておけば十分です。セルを実行すると、関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
 
 
 # %%
 def attention(query, key, value, mask=None):
     """softmax(Q Kᵀ / √d_k) V with a boolean mask, True = may attend."""
-    depth = query.shape[-1]
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # (B, T, S)
-    scores = scores / np.sqrt(depth)
+    scores = scores / ___  # ___ (1) ___ the scale
     if mask is not None:
-        scores = ops.where(mask, scores, -1e9)  # masked keys -> -1e9
-    weights = ops.softmax(scores, axis=-1)  # (B, T, S), rows sum to 1
+        scores = ___  # ___ (2) ___ where the mask is False: -1e9
+    weights = ops.softmax(scores, axis=___)  # ___ (3) ___ over the keys
     return ops.matmul(weights, value), weights  # (B, T, Hv), (B, T, S)
 
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attention = solutions.if_requested(attention)
+checks.check_attention(attention)
 
 output, weights = attention(query, key, value)
 print("output:", tuple(output.shape), "weights:", tuple(weights.shape))

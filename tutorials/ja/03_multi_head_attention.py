@@ -21,7 +21,7 @@
 #
 # ヘッドはループで回すのではありません。`N * H` 次元への大きな射影を 1 回行い、**reshape** で特徴量をヘッドに切り分けます。この reshape を正しく書けるかどうかが要なので、自分で書いてみましょう。
 #
-# **演習。** 「演習」と書かれた 3 つの関数を埋めてください。それぞれの直後のセルが答えを検査し、何が間違っているか（形、transpose の忘れ、スケーリング、マスクの極性、ソフトマックスの軸）を具体的に教えてくれます。解き終わるまでは、`tutorials/exercises/solutions.py` の模範解答が代わりに使われます（早めに覗かないように）。
+# **演習。** 「Exercise」と書かれた 2 つの関数には、埋めるべき空欄 `___` があります。特徴量をヘッドに分ける処理と、ヘッドを元に戻す処理です。各関数の下のチェックは、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのか（形、transpose の忘れ、軸の順序など）をヒントで示してノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります（早々に覗かないように）。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
 #
 # 形の記号: B バッチ、T 長さ、D モデルの幅、N ヘッド数、H = D / N（1 ヘッドの次元）。
 
@@ -49,53 +49,57 @@ rng = np.random.default_rng(0)
 #
 # `x` の形は `(B, T, D)`、`D = N * H` です。ヘッド `n` は各位置の特徴量 `n*H ... (n+1)*H - 1` を受け持ちます。`(B, N, T, H)` を返してください。こうすると、アテンションは `(B, N)` をまとめてバッチ軸として扱えます。
 #
-# ヒント: reshape はデータを動かさず、読み方を変えるだけです。まず `(B, T, N, H)` に reshape し、それから transpose します。
+# ヒント: reshape はデータを動かさず、読み方を変えるだけです。まず `(B, T, N, H)` に reshape し、それから transpose します。空欄 (1) と (2) を埋めてください。
 
 
 # %%
 def split_heads(x, num_heads):
     """(B, T, D) -> (B, N, T, H) with H = D // N. Exercise 1."""
-    # Your code here (keras.ops: ops.reshape, ops.transpose).
-    raise NotImplementedError("exercise 1")
+    batch, length, depth = x.shape
+    x = ops.reshape(x, ___)  # ___ (1) ___ to (B, T, N, H)
+    return ops.transpose(x, ___)  # ___ (2) ___ to (B, N, T, H)
 
 
-split_heads = checks.run(
-    checks.check_split_heads, split_heads, solutions.split_heads
-)
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+split_heads = solutions.if_requested(split_heads)
+checks.check_split_heads(split_heads)
 
 
 # %% [markdown]
 # ## 演習 2: ヘッドをまとめる
 #
-# 逆変換です: `(B, N, T, H) -> (B, T, N * H)`。ヘッド 0 の特徴量が先頭、次にヘッド 1、という順に並べます。
+# 逆変換です: `(B, N, T, H) -> (B, T, N * H)`。ヘッド 0 の特徴量が先頭、次にヘッド 1、という順に並べます。空欄 (1) と (2) を埋めてください。
 
 
 # %%
 def merge_heads(x):
     """(B, N, T, H) -> (B, T, N * H). Exercise 2."""
-    # Your code here.
-    raise NotImplementedError("exercise 2")
+    batch, heads, length, head_dim = x.shape
+    x = ops.transpose(x, ___)  # ___ (1) ___ to (B, T, N, H)
+    return ops.reshape(x, ___)  # ___ (2) ___ to (B, T, N*H)
 
 
-merge_heads = checks.run(
-    checks.check_merge_heads, merge_heads, solutions.merge_heads
-)
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+merge_heads = solutions.if_requested(merge_heads)
+checks.check_merge_heads(merge_heads)
 
 
 # %% [markdown]
-# ## 演習 3: マスク付きアテンション
+# ## チュートリアル 2 のアテンション
 #
-# チュートリアル 2 の内容を自分の手で: `softmax(Q Kᵀ / √d_k) V`。真偽値の `mask`（True = 注意してよい）はソフトマックスの前にロジットへ適用します。`(output, weights)` を返してください。先頭にどんな軸があっても動くように書けば、`(B, N, T, H)` のヘッドをそのまま渡せます。
+# チュートリアル 2 で完成させた関数です: `softmax(Q Kᵀ / √d_k) V`。真偽値の `mask`（True = 注意してよい）はソフトマックスの前にロジットへ適用します。先頭にどんな軸があっても動くので、`(B, N, T, H)` のヘッドをそのまま渡せます。
 
 
 # %%
 def attention(query, key, value, mask=None):
-    """(output (..., T, Hv), weights (..., T, S)). Exercise 3."""
-    # Your code here.
-    raise NotImplementedError("exercise 3")
+    """Tutorial 2's attention; any leading axes, e.g. (B, N, T, H)."""
+    depth = query.shape[-1]
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / np.sqrt(depth)
+    if mask is not None:
+        scores = ops.where(mask, scores, -1e9)  # True = may attend
+    weights = ops.softmax(scores, axis=-1)  # (..., T, S)
+    return ops.matmul(weights, value), weights  # (..., T, Hv), (..., T, S)
 
-
-attention = checks.run(checks.check_attention, attention, solutions.attention)
 
 # %% [markdown]
 # ## マルチヘッドアテンションを組み立てる

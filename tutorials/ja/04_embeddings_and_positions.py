@@ -28,6 +28,8 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 
@@ -73,18 +75,24 @@ print("permutation", perm, "-> outputs permuted the same way")
 # $$PE_{pos, 2i} = \sin\!\left(\frac{pos}{10000^{2i/D}}\right),\quad PE_{pos, 2i+1} = \cos\!\left(\frac{pos}{10000^{2i/D}}\right)$$
 #
 # 次元の組 1 つ 1 つが、それぞれ違う速さで回る時計の針だと思ってください。速い針は 2π 位置で 1 周、遅い針は 10000·2π 位置で 1 周します。
+#
+# **演習。** この表を作ってみましょう。空欄は、(1) 次元の組ごとの指数 2i/D、(2) 偶数番目の列、(3) 奇数番目の列の 3 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
 
 
 # %%
 def sinusoid_table(length, depth, max_wavelength=10000.0):
     pos = np.arange(length)[:, None]  # (L, 1)
-    two_i = np.arange(0, depth, 2)[None, :]  # (1, D/2)
-    angle = pos / max_wavelength ** (two_i / depth)  # (L, D/2)
+    exponent = ___  # ___ (1) ___ 2i/D for each pair of dims: (1, D/2)
+    angle = pos / max_wavelength**exponent  # (L, D/2)
     table = np.zeros((length, depth), "float32")
-    table[:, 0::2] = np.sin(angle)  # even dims
-    table[:, 1::2] = np.cos(angle)  # odd dims
+    table[:, 0::2] = ___  # ___ (2) ___ the even dims
+    table[:, 1::2] = ___  # ___ (3) ___ the odd dims
     return table
 
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+sinusoid_table = solutions.if_requested(sinusoid_table)
+checks.check_sinusoid_table(sinusoid_table)
 
 table = sinusoid_table(64, 32)
 fig = figure(6, 3.5)

@@ -33,7 +33,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -107,6 +109,24 @@ print(source[0], "\n", decoder_in[0], "\n", labels[0])
 # * **エンコーダの自己アテンション**: ソース側のパディング、`(B, 1, S)`。
 # * **デコーダの自己アテンション**: ターゲット側のパディング*かつ*先読み防止。位置 `t` はこれから予測するトークンを見てはいけない、`(B, T, T)`。
 # * **クロスアテンション**: キーはエンコーダの位置なので、やはりソース側のパディング、`(B, 1, S)`。
+
+# %% [markdown]
+# ### 演習: デコーダの自己アテンションのマスク
+#
+# デコーダ入力の ID から、デコーダの自己アテンションのマスクを作ってください。空欄は、(1) パディングの部分（実際のトークンで True。隠すのはパディングの「キー」なので、形は `(B, 1, T)`）と、(2) 先読み防止の部分の 2 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルで、3 つのマスクをすべて図にします。
+
+
+# %%
+def decoder_self_mask(decoder_in):
+    """(B, T) token ids, 0 = pad -> (B, T, T) bool, True = may attend."""
+    pad = ___  # ___ (1) ___ True at real tokens, shape (B, 1, T)
+    look_ahead = ___  # ___ (2) ___ query t may see keys <= t, shape (T, T)
+    return pad & look_ahead  # (B, T, T): both must allow
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+decoder_self_mask = solutions.if_requested(decoder_self_mask)
+checks.check_decoder_self_mask(decoder_self_mask)
 
 # %%
 src_pad = (source != 0)[:, None, :]  # (B, 1, S)

@@ -34,7 +34,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -140,6 +142,22 @@ for kind in ("seq2seq", "peeky", "attention"):
 # ## 加法アテンションを手で計算する
 #
 # `e_ts = vᵀ tanh(W_q q_t + W_k k_s)`、`s` 方向のマスク付きソフトマックス、エンコーダ状態の重み付き和。学習済みの層の重みと、その層が実際に受け取った状態を使って照合します。
+
+# %% [markdown]
+# **演習。** まずはスコアを自分で書いてみましょう。デコーダのすべての時刻 t とエンコーダのすべての位置 s について一度に計算します。空欄は、(1) 射影したキー（`q + k` が `(B, T, S, units)` にブロードキャストされるよう、クエリの軸を足したもの）と、(2) スコア `vᵀ tanh(q + k)` の 2 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルでは、学習済みの層の重みを使って同じ計算をします。
+
+
+# %%
+def additive_scores(query, keys, w_q, w_k, v):
+    """e_ts = vᵀ tanh(W_q q_t + W_k k_s) for every pair: (B, T, S)."""
+    q = ops.matmul(query, w_q)[:, :, None, :]  # (B, T, 1, units)
+    k = ___  # ___ (1) ___ W_k k_s, shape (B, 1, S, units)
+    return ___  # ___ (2) ___ vᵀ tanh(q + k), shape (B, T, S)
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+additive_scores = solutions.if_requested(additive_scores)
+checks.check_additive_scores(additive_scores)
 
 # %%
 model = models["attention"]

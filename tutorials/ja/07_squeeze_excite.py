@@ -34,7 +34,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -62,6 +64,24 @@ show(fig)
 # ## keras.ops でブロックを組む
 #
 # `W_1` で `C` チャンネルを `C / r` に縮め、`W_2` で元に戻します。ライブラリの層の重みを借りて、出力を比べます。
+
+
+# %% [markdown]
+# **演習。** 重みを引数に取る形で、ブロック全体を書いてみましょう（`w1`, `b1` でチャンネルを減らし、`w2`, `b2` で元に戻します）。空欄は、(1) squeeze、(2) excite で得るゲート（チャンネルごとに (0, 1) の値を 1 つ）、(3) ゲートを掛けた特徴マップの 3 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルでは、ライブラリの層の重みを使って同じものを組み立てます。
+
+
+# %%
+def squeeze_excite(x, w1, b1, w2, b2):
+    """(B, H, W, C) -> (B, H, W, C), and the gates (B, C)."""
+    squeezed = ___  # ___ (1) ___ squeeze, shape (B, C)
+    hidden = ops.relu(ops.matmul(squeezed, w1) + b1)  # (B, C/r)
+    gates = ___  # ___ (2) ___ excite: one gate in (0, 1) per channel
+    return ___, gates  # ___ (3) ___ every channel times its gate
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+squeeze_excite = solutions.if_requested(squeeze_excite)
+checks.check_squeeze_excite(squeeze_excite)
 
 
 # %%

@@ -33,7 +33,9 @@ import tensorflow as tf
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -46,6 +48,28 @@ rng = np.random.default_rng(0)
 # ## 層を手で計算する
 #
 # 1×1 畳み込みはチャンネル軸での行列積なので、画素を `N = H·W` 行に平らにすれば、すべて行列演算になります。注意: SAGAN はロジットを `1/√d` で**スケールしません**。アテンションの分岐が出力に現れるよう、`γ` を 0 以外の値にしておきます。
+
+# %% [markdown]
+# **演習。** 1×1 畳み込みのカーネルを `(C_in, C_out)` の行列として受け取る形で、この層を書いてみましょう。空欄は、(1) 画素を行として並べた平坦化、(2) アテンションマップ β（行 n に、クエリ画素 n から全画素への重みが入ります）、(3) 出力 y の 3 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルでは、ライブラリの層のカーネルを使って同じ計算をします。
+
+
+# %%
+def sagan_attention(x, w_q, w_k, w_v, w_o, gamma):
+    """SAGAN self-attention; 1×1 kernels as (C_in, C_out) matrices."""
+    b, height, width, c = x.shape
+    flat = ___  # ___ (1) ___ pixels as rows, shape (B, N, C), N = H·W
+    q = ops.matmul(flat, w_q)  # g(x): (B, N, C/r)
+    k = ops.matmul(flat, w_k)  # f(x): (B, N, C/r)
+    v = ops.matmul(flat, w_v)  # h(x): (B, N, C/2)
+    beta = ___  # ___ (2) ___ (B, N, N), each row sums to 1
+    o = ops.matmul(ops.matmul(beta, v), w_o)  # (B, N, C)
+    y = ___  # ___ (3) ___ the output, shape (B, N, C)
+    return ops.reshape(y, (b, height, width, c)), beta
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+sagan_attention = solutions.if_requested(sagan_attention)
+checks.check_sagan_attention(sagan_attention)
 
 # %%
 x = rng.normal(size=(2, 6, 5, 16)).astype("float32")  # (B, H, W, C)

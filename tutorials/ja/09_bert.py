@@ -30,7 +30,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 
 keras.utils.set_random_seed(0)
@@ -57,6 +59,25 @@ print(len(vocab), "tokens;", tokens[0])
 # ## マスクのかけ方
 #
 # 実際の単語の位置（`[CLS]` やパディングは除く）から 15% を選びます。選んだうち 80% を `[MASK]` に、10% をランダムな単語に置き換え、10% はそのまま残します。こうしておけば、モデルは `[MASK]` が見えることに頼れません。損失を数えるのは選んだ位置だけです。
+
+
+# %% [markdown]
+# **演習。** 80/10/10 の部分を書いてみましょう。`chosen`（真偽値）は損失の対象に選ばれた位置、`action` は位置ごとの [0, 1) の一様乱数、`random_words` は位置ごとのランダムな単語です。空欄は、(1) 入力を `[MASK]` にする位置、(2) ランダムな単語にする位置、(3) 損失の重みの 3 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルが、手順全体です。
+
+
+# %%
+def mask_80_10_10(tokens, chosen, action, random_words, mask_id):
+    """Corrupt the chosen tokens; return (inputs, loss weights)."""
+    inputs = tokens.copy()  # `tokens` are also the labels: keep them
+    inputs[___] = mask_id  # ___ (1) ___ 80% of the chosen
+    swap = ___  # ___ (2) ___ 10% of the chosen
+    inputs[swap] = random_words[swap]  # the other 10% stay unchanged
+    return inputs, ___  # ___ (3) ___ 1.0 where the loss counts, else 0.0
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+mask_80_10_10 = solutions.if_requested(mask_80_10_10)
+checks.check_mask_80_10_10(mask_80_10_10)
 
 
 # %%

@@ -30,7 +30,9 @@ import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
 from exercises import data
+from exercises import solutions
 from exercises.common import pick
 from exercises.common import show
 from keras_attn.visualize import plot_attention_heads
@@ -42,6 +44,22 @@ rng = np.random.default_rng(0)
 # ## 文字と窓
 #
 # 1 文字が 1 トークンです。学習例は長さ `T + 1` の窓で、モデルは最初の `T` 文字を読み、1 文字ずらした `T` 文字を予測します。
+
+# %% [markdown]
+# **演習。** `T + 1` 文字の窓を、モデルが読む部分と予測すべき部分に切り分けてください。空欄は (1) と (2) です。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルで、物語の文章に同じことをします。
+
+
+# %%
+def split_window(windows):
+    """(N, T+1) windows -> inputs (N, T), targets (N, T)."""
+    inputs = ___  # ___ (1) ___ what the model reads
+    targets = ___  # ___ (2) ___ what it must predict, position by position
+    return inputs, targets
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+split_window = solutions.if_requested(split_window)
+checks.check_split_window(split_window)
 
 # %%
 text = data.ja_corpus()
@@ -136,6 +154,24 @@ print("earlier predictions unchanged, later ones changed")
 # モデルは次の文字のロジット `z` を出します。ソフトマックスの前に温度 `τ` で割ると、分布は鋭く（`τ < 1`）も平たく（`τ > 1`）もなります: `p = softmax(z / τ)`。`τ → 0` は貪欲デコーディングです。
 
 
+# %% [markdown]
+# **演習。** ロジットのベクトル 1 本について `p = softmax(z / τ)` を書いてみましょう。空欄は、(1) 温度 τ を適用したロジットと、(2) 正規化する前の確率の 2 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルでは、同じ式を `ops.softmax` と照合します。
+
+
+# %%
+def next_char_probs(logits, temperature):
+    """Logits (V,) -> probabilities (V,) at temperature τ."""
+    z = ___  # ___ (1) ___ the logits at temperature τ
+    z = z - z.max()  # stability: the largest becomes 0
+    p = ___  # ___ (2) ___ not yet normalised
+    return p / p.sum()
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+next_char_probs = solutions.if_requested(next_char_probs)
+checks.check_next_char_probs(next_char_probs)
+
+
 # %%
 def next_char_probs(logits, temperature):
     z = logits / temperature
@@ -184,3 +220,5 @@ show(plot_attention_heads(first_block_self, chars, chars, ncols=4))
 
 # %% [markdown]
 # **まとめ。** GPT = 埋め込み + 因果的自己アテンションのブロック + 重み共有の出力層で、次トークン予測で学習する。因果マスクのおかげで 1 回の順伝播で全位置を学習でき、温度は無難さと多様さのバランスを決める。
+#
+# 本格的な版（サブワードのトークン、ジェイン・オースティンの長編小説、`gpt2` と `modern` の 2 種類のブロック、KV キャッシュを使う生成、配信用の SavedModel）は、zoo のモデルとして `python -m zoo train gpt` で学習できます。詳しくは `docs/zoo_gpt.md` を見てください。
