@@ -27,6 +27,10 @@ import pathlib
 import statistics
 import sys
 
+from zoo.experiments.runs import mean_std
+from zoo.experiments.runs import paired_gain
+from zoo.experiments.runs import previous_metrics
+
 ARMS = ("scratch", "pretrained", "probe")
 ARM_TITLES = {
     "scratch": "(a) from scratch",
@@ -54,19 +58,6 @@ def arm_config(base, arm, init, learning_rate=None):
     return config
 
 
-def _previous(workdir, config, seed):
-    """The metrics of a finished identical run in `workdir`, or None."""
-    try:
-        record = json.loads((workdir / "config.json").read_text())
-        metrics = json.loads((workdir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    same = record["config"] == dataclasses.asdict(config)
-    if same and record["options"]["seed"] == seed:
-        return metrics
-    return None
-
-
 def run(base, init, seeds, out, arms=ARMS, learning_rates=None):
     """Train (or reuse) every arm × seed; returns the results dict.
 
@@ -84,7 +75,7 @@ def run(base, init, seeds, out, arms=ARMS, learning_rates=None):
         config = arm_config(base, arm, init, rate)
         for seed in seeds:
             workdir = out / f"{arm}-seed{seed}"
-            metrics = _previous(workdir, config, seed)
+            metrics = previous_metrics(workdir, config, seed)
             if metrics is None:
                 print(f"== {arm}, seed {seed} -> {workdir}", flush=True)
                 metrics = train(
@@ -106,11 +97,6 @@ def run(base, init, seeds, out, arms=ARMS, learning_rates=None):
     return results
 
 
-def _mean_std(values):
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.mean(values), std
-
-
 def summarize(runs):
     """Per arm: test accuracy mean/std/per seed; the paired (b) - (a)."""
     summary = {}
@@ -119,7 +105,7 @@ def summarize(runs):
         if not chosen:
             continue
         accuracy = [r["test_accuracy"] for r in chosen]
-        mean, std = _mean_std(accuracy)
+        mean, std = mean_std(accuracy)
         summary[arm] = {
             "seeds": [r["seed"] for r in chosen],
             "test_accuracy": accuracy,
@@ -150,42 +136,6 @@ def summarize(runs):
             > max(a.values()),
         }
     return summary
-
-
-def paired_gain(gains, confidence=0.95):
-    """Mean, std, t-interval and paired t-test p-value of per-seed gains.
-
-    The gain is "beyond the noise" when the whole interval is above 0.
-    With fewer than two seeds there is no interval (None).
-    """
-    from scipy import stats
-
-    mean, std = _mean_std(gains)
-    result = {
-        "per_seed": [round(g, 4) for g in gains],
-        "mean": round(mean, 4),
-        "std": round(std, 4),
-        "confidence": confidence,
-        "interval": None,
-        "p_value": None,
-        "beyond_noise": False,
-    }
-    if len(gains) < 2:
-        return result
-    if std == 0.0:
-        low = high = mean
-        p_value = 0.0 if mean else 1.0
-    else:
-        half = stats.t.ppf((1 + confidence) / 2, len(gains) - 1)
-        half *= std / len(gains) ** 0.5
-        low, high = float(mean - half), float(mean + half)
-        p_value = float(stats.ttest_1samp(gains, 0.0).pvalue)
-    result.update(
-        interval=[round(low, 4), round(high, 4)],
-        p_value=round(p_value, 5),
-        beyond_noise=bool(low > 0),
-    )
-    return result
 
 
 def markdown(results):

@@ -6,6 +6,9 @@ from typing import ClassVar
 from zoo.config_utils import check_fields
 
 ARCHITECTURES = ("gpt2", "modern")
+# "auto": the architecture's own (learned for gpt2, rope for modern).
+POSITIONS = ("auto", "learned", "sinusoidal", "rope", "alibi")
+ROPE_SCALINGS = ("none", "linear", "dynamic", "yarn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,17 @@ class Config:
             (grouped-query attention); 0 = `num_heads`.
         sliding_window: `modern` only; each token attends to this many
             previous tokens; 0 = no window.
+        positions: how the model knows token order: `"auto"` (the
+            architecture's own), `"learned"` (a table of `context_length`
+            rows), `"sinusoidal"` (Vaswani et al.'s, added to embeddings
+            scaled by √D), `"rope"` (rotary, inside attention) or
+            `"alibi"` (linear biases, inside attention).
+        rope_scaling, rope_scaling_factor: RoPE context extension
+            (`keras_attn.layers.RotaryEmbedding`'s `scaling`, with
+            `original_max_length=context_length`): `"none"`, `"linear"`,
+            `"dynamic"` (NTK, equal to plain RoPE up to `context_length`)
+            or `"yarn"`; a factor s >= 1. Weights do not depend on it, so a
+            trained model can be re-evaluated with another.
         batch_size, steps_per_epoch, epochs: the budget; an "epoch" is a
             fixed number of steps (validation after each).
         learning_rate, warmup_fraction, weight_decay, clipnorm: AdamW,
@@ -50,6 +64,9 @@ class Config:
     dropout: float = 0.0
     num_key_value_heads: int = 0
     sliding_window: int = 0
+    positions: str = "auto"
+    rope_scaling: str = "none"
+    rope_scaling_factor: float = 1.0
     batch_size: int = 32
     steps_per_epoch: int = 250
     epochs: int = 8
@@ -77,7 +94,11 @@ class Config:
             ),
             non_negative=("num_key_value_heads", "sliding_window"),
             fractions=("dropout", "warmup_fraction", "weight_decay"),
-            choices={"architecture": ARCHITECTURES},
+            choices={
+                "architecture": ARCHITECTURES,
+                "positions": POSITIONS,
+                "rope_scaling": ROPE_SCALINGS,
+            },
         )
         if self.model_dim % self.num_heads:
             raise ValueError(
@@ -97,6 +118,19 @@ class Config:
                 f"num_key_value_heads={kv_heads}, "
                 f"sliding_window={self.sliding_window}"
             )
+        if self.rope_scaling != "none" and self.position_kind != "rope":
+            raise ValueError(
+                "`rope_scaling` needs rotary positions. Received: "
+                f"rope_scaling={self.rope_scaling!r}, positions="
+                f"{self.positions!r}, architecture={self.architecture!r}"
+            )
+        factor = self.rope_scaling_factor
+        if factor < 1.0 or (self.rope_scaling == "none" and factor != 1.0):
+            raise ValueError(
+                "`rope_scaling_factor` must be >= 1, and 1 when "
+                "rope_scaling='none'. Received: rope_scaling_factor="
+                f"{factor!r}, rope_scaling={self.rope_scaling!r}"
+            )
         if self.vocabulary_size < 300:
             raise ValueError(
                 "`vocabulary_size` must be at least 300 (256 byte pieces "
@@ -104,11 +138,18 @@ class Config:
                 f"vocabulary_size={self.vocabulary_size}"
             )
 
+    @property
+    def position_kind(self):
+        """`positions` with "auto" resolved by the architecture."""
+        if self.positions != "auto":
+            return self.positions
+        return "learned" if self.architecture == "gpt2" else "rope"
+
 
 PRESETS = {
     # Seconds: a tiny model on a few thousand tokens; for tests and CI.
     "tiny": Config(
-        vocabulary_size=320,
+        vocabulary_size=512,
         context_length=16,
         num_layers=2,
         num_heads=2,

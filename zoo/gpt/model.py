@@ -13,6 +13,10 @@ configurations of the same code.
   normalization="rms_norm", activation="swiglu", use_bias=False,
   num_key_value_heads=..., rotary_embedding=True, sliding_window=...)`.
 
+`positions` swaps the order signal of either block: a `learned` table or
+`sinusoidal` encodings added to the embeddings, or `rope` / `alibi` inside
+attention (the "train short, test long" experiment of docs/zoo_gpt.md).
+
 Generation uses the decoder's KV cache: `prefill` runs the prompt
 `(B, P)` through every layer at once, writing positions `0 .. P-1`;
 `step` runs one token at position `index`. See decode.py.
@@ -23,6 +27,8 @@ from keras import ops
 
 import keras_attn
 from zoo.gpt.config import ARCHITECTURES
+from zoo.gpt.config import POSITIONS
+from zoo.gpt.config import ROPE_SCALINGS
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -31,8 +37,13 @@ class GPT(keras.Model):
 
     Args:
         vocabulary_size: V.
-        context_length: the longest sequence (the gpt2 position table).
+        context_length: the training length T (the rows of a learned
+            position table; RoPE scaling's original length).
         architecture: `"gpt2"` or `"modern"` (see the module docstring).
+        positions: `"auto"` (learned for gpt2, rope for modern),
+            `"learned"`, `"sinusoidal"`, `"rope"` or `"alibi"`.
+        rope_scaling, rope_scaling_factor: `"none"`, `"linear"`,
+            `"dynamic"` or `"yarn"`, and its factor (rope only).
         num_layers, num_heads, model_dim, intermediate_dim, dropout: the
             decoder stack.
         num_key_value_heads: `modern`: key/value heads (None = num_heads).
@@ -51,6 +62,9 @@ class GPT(keras.Model):
         dropout=0.0,
         num_key_value_heads=None,
         sliding_window=None,
+        positions="auto",
+        rope_scaling="none",
+        rope_scaling_factor=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -58,6 +72,12 @@ class GPT(keras.Model):
             raise ValueError(
                 f"`architecture` must be one of {list(ARCHITECTURES)}. "
                 f"Received: architecture={architecture!r}"
+            )
+        if positions not in POSITIONS or rope_scaling not in ROPE_SCALINGS:
+            raise ValueError(
+                f"`positions` must be one of {list(POSITIONS)} and "
+                f"`rope_scaling` one of {list(ROPE_SCALINGS)}. Received: "
+                f"positions={positions!r}, rope_scaling={rope_scaling!r}"
             )
         self.vocabulary_size = vocabulary_size
         self.context_length = context_length
@@ -69,6 +89,13 @@ class GPT(keras.Model):
         self.dropout = dropout
         self.num_key_value_heads = num_key_value_heads
         self.sliding_window = sliding_window
+        self.positions = positions
+        self.rope_scaling = rope_scaling
+        self.rope_scaling_factor = rope_scaling_factor
+        kind = positions
+        if kind == "auto":
+            kind = "learned" if architecture == "gpt2" else "rope"
+        self.position_kind = kind
         init = keras.initializers.RandomNormal(stddev=0.02)  # GPT-2's
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size,
@@ -76,7 +103,18 @@ class GPT(keras.Model):
             embeddings_initializer=init,
             name="token_embedding",
         )
-        self.position_embedding = None
+        self.position_embedding = None  # learned (generation stops at T)
+        self.position_encoding = None  # sinusoidal
+        self.embedding_scale = 1.0
+        if kind == "learned":
+            self.position_embedding = keras_attn.PositionEmbedding(
+                context_length, initializer=init, name="position_embedding"
+            )
+        elif kind == "sinusoidal":
+            self.position_encoding = keras_attn.SinusoidalPositionEncoding(
+                name="position_encoding"
+            )
+            self.embedding_scale = model_dim**0.5  # as Vaswani et al.
         stack = {
             "num_layers": num_layers,
             "num_heads": num_heads,
@@ -86,9 +124,6 @@ class GPT(keras.Model):
             "kernel_initializer": keras.initializers.serialize(init),
         }
         if architecture == "gpt2":
-            self.position_embedding = keras_attn.PositionEmbedding(
-                context_length, initializer=init, name="position_embedding"
-            )
             stack.update(activation="gelu", normalization="layer_norm")
         else:
             stack.update(
@@ -96,9 +131,14 @@ class GPT(keras.Model):
                 normalization="rms_norm",
                 use_bias=False,
                 num_key_value_heads=num_key_value_heads,
-                rotary_embedding=True,
                 sliding_window=sliding_window,
             )
+        if kind == "rope":
+            stack["rotary_embedding"] = _rotary_config(
+                rope_scaling, rope_scaling_factor, context_length
+            )
+        elif kind == "alibi":
+            stack["position_bias"] = "alibi"
         self.decoder = keras_attn.TransformerDecoder(**stack, name="decoder")
         self.embedding_dropout = keras.layers.Dropout(dropout)
 
@@ -112,8 +152,12 @@ class GPT(keras.Model):
 
     def _embed(self, token_ids, start_index=0, training=None):
         x = self.token_embedding(token_ids)  # (B, T, D)
+        if self.embedding_scale != 1.0:
+            x = x * ops.cast(self.embedding_scale, x.dtype)
         if self.position_embedding is not None:
             x = x + self.position_embedding(x, start_index=start_index)
+        if self.position_encoding is not None:
+            x = x + self.position_encoding(x, start_index=start_index)
         return self.embedding_dropout(x, training=training)
 
     def _logits(self, h):
@@ -165,6 +209,9 @@ class GPT(keras.Model):
                     "dropout",
                     "num_key_value_heads",
                     "sliding_window",
+                    "positions",
+                    "rope_scaling",
+                    "rope_scaling_factor",
                 )
             }
         )
@@ -184,7 +231,23 @@ def build(config, vocabulary_size):
         dropout=config.dropout,
         num_key_value_heads=config.num_key_value_heads or None,
         sliding_window=config.sliding_window or None,
+        positions=config.positions,
+        rope_scaling=config.rope_scaling,
+        rope_scaling_factor=config.rope_scaling_factor,
         name=f"gpt_{config.architecture}",
     )
     model(ops.zeros((1, config.context_length), "int32"))
     return model
+
+
+def _rotary_config(scaling, factor, context_length):
+    """The decoder's `rotary_embedding` argument: True (plain RoPE) or a
+    serialised `RotaryEmbedding` with context extension."""
+    if scaling == "none":
+        return True
+    layer = keras_attn.layers.RotaryEmbedding(
+        scaling=scaling,
+        scaling_factor=float(factor),
+        original_max_length=context_length,
+    )
+    return keras.layers.serialize(layer)

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import pathlib
+import re
 import time
 
 import keras
@@ -51,6 +52,22 @@ def learn_tokenizer(texts, vocabulary_size):
     import sentencepiece as spm
 
     model = io.BytesIO()
+    try:
+        _train_sentencepiece(spm, texts, vocabulary_size, model)
+    except RuntimeError as error:
+        found = re.search(r"required_chars\. (\d+) vs (\d+)", str(error))
+        if found is None:
+            raise
+        raise UsageError(
+            f"vocabulary_size={vocabulary_size} is too small for this text: "
+            f"its characters, the 256 byte pieces and the reserved ids need "
+            f"{found.group(2)}; pass --set vocabulary_size={found.group(2)} "
+            "or more."
+        ) from None
+    return model.getvalue()
+
+
+def _train_sentencepiece(spm, texts, vocabulary_size, model):
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
         model_writer=model,
@@ -68,7 +85,6 @@ def learn_tokenizer(texts, vocabulary_size):
         num_threads=harness.num_cpus(),
         minloglevel=2,
     )
-    return model.getvalue()
 
 
 def _tokenizer(config, train_texts, workdir):
@@ -309,6 +325,33 @@ def evaluate(workdir):
     metrics.update(result)
     harness.save_json(path, metrics)
     return result
+
+
+def score_at_length(workdir, length, split="validation", **overrides):
+    """Score the work directory's model on `split` cut into windows of
+    `length` tokens (which may exceed the training length).
+
+    `overrides` replace config fields that leave the weights unchanged
+    (`rope_scaling`, `rope_scaling_factor`): the model is rebuilt with
+    them and given the trained weights. Returns `score`'s dict.
+    """
+    import dataclasses
+
+    workdir = pathlib.Path(workdir)
+    config = config_from_workdir(workdir)
+    model = decode.load_model(workdir)
+    if overrides:
+        variant = build(
+            dataclasses.replace(config, **overrides), model.vocabulary_size
+        )
+        variant.set_weights(model.get_weights())
+        model = variant
+    splits, tokenizer = _splits_and_tokenizer(config, workdir)
+    texts = getattr(splits, split)
+    stream = token_stream(tokenizer, texts)
+    batch = max(1, config.batch_size * config.context_length // length)
+    batches = evaluation_batches(*windows(stream, length), batch)
+    return score(model, batches, characters(texts))
 
 
 def generate(
