@@ -399,9 +399,145 @@ def probs_tensor_error(logits, temperature):
     return z.reshape(-1)  # tensors have no .reshape: AttributeError
 
 
+# --- 00 -----------------------------------------------------------------------
+
+
+def _attend(weights_of, output="weighted"):
+    """The reader's `attend` with the weights computed by `weights_of`."""
+
+    def attend(scores, values):
+        weights = weights_of(scores)
+        if output == "scores":
+            return ops.matmul(scores, values), weights
+        if output == "mean":
+            mean = ops.mean(values, axis=0, keepdims=True)  # (1, Dv)
+            return ops.repeat(mean, scores.shape[0], axis=0), weights
+        return ops.matmul(weights, values), weights
+
+    return attend
+
+
+def _softmax_rows(scores):
+    return ops.softmax(scores, axis=-1)
+
+
+def attend_hard_coded(scores, values):
+    weights = ops.softmax(scores, axis=-1)
+    output = ops.matmul(weights, values)  # (T, Dv)
+    return ops.reshape(output, (T, -1)), weights  # T: the notebook's
+
+
+def attend_values_first(scores, values):
+    weights = ops.softmax(scores, axis=-1)
+    return ops.matmul(values, weights), weights  # (S, Dv) @ (T, S)
+
+
+# --- 00b ----------------------------------------------------------------------
+
+
+def _ffn(kind):
+    def feed_forward(x, w1, b1, w2, b2):
+        pre = ops.matmul(x, w1) + b1
+        if kind == "no relu":
+            return ops.matmul(pre, w2) + b2
+        if kind == "relu outside":
+            return ops.relu(ops.matmul(pre, w2) + b2)
+        if kind == "bias after":
+            return ops.matmul(ops.relu(ops.matmul(x, w1)) + b1, w2) + b2
+        if kind == "no b2":
+            return ops.matmul(ops.relu(pre), w2)
+        if kind == "residual":
+            return x + ops.matmul(ops.relu(pre), w2) + b2
+        raise ValueError(kind)
+
+    return feed_forward
+
+
+def ffn_wrong_order(x, w1, b1, w2, b2):
+    return ops.matmul(ops.relu(ops.matmul(x, w2) + b1), w1) + b2
+
+
+# --- 11 -----------------------------------------------------------------------
+
+
+def _apply_rope(theta_of=None, partner="ok", swap=False, pairs=False):
+    """The reader's `apply_rope` with one mistake switched on."""
+
+    def apply_rope(x, max_wavelength=10000.0):
+        length, depth = x.shape[1], x.shape[-1]
+        i = np.arange(depth // 2)
+        theta = (theta_of or (lambda i, d: max_wavelength ** (-2 * i / d)))(
+            i, depth
+        )
+        angles = np.arange(length)[:, None] * theta  # (T, H/2)
+        if pairs:  # RoFormer / GPT-J: pairs (2i, 2i + 1)
+            cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+            x1, x2 = x[..., 0::2], x[..., 1::2]
+            y = np.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+            return y.reshape(x.shape)
+        angles = np.concatenate([angles, angles], -1)[:, None, :]
+        x1, x2 = x[..., : depth // 2], x[..., depth // 2 :]
+        rotated = {
+            "ok": ops.concatenate([-x2, x1], axis=-1),
+            "backwards": ops.concatenate([x2, -x1], axis=-1),
+        }[partner]
+        if swap:
+            return x * np.sin(angles) + rotated * np.cos(angles)
+        return x * np.cos(angles) + rotated * np.sin(angles)
+
+    return apply_rope
+
+
+def rope_hard_coded(x, max_wavelength=10000.0):
+    return solutions.apply_rope(x[:, :T], max_wavelength)  # T: a global
+
+
+def rope_wrong_concat(x, max_wavelength=10000.0):
+    depth = x.shape[-1]
+    x1, x2 = x[..., : depth // 2], x[..., depth // 2 :]
+    return x * ops.concatenate([-x2, x1], axis=0)  # wrong axis: fails
+
+
 # --- the table ----------------------------------------------------------------
 
 MISTAKES = {
+    checks.check_attend: [
+        (_blank, "blank"),
+        (_attend(lambda s: s), "no_softmax"),
+        (_attend(lambda s: ops.softmax(s, axis=0)), "softmax_query_axis"),
+        (
+            _attend(lambda s: s / ops.sum(s, axis=-1, keepdims=True)),
+            "divided_by_sum",
+        ),
+        (_attend(ops.exp), "not_normalised"),
+        (_attend(_softmax_rows, output="scores"), "output_from_scores"),
+        (_attend(_softmax_rows, output="mean"), "plain_mean"),
+        (attend_values_first, "raised"),
+        (attend_hard_coded, "hard_coded"),
+        (_no_return, "not_pair"),
+    ],
+    checks.check_feed_forward: [
+        (_blank, "blank"),
+        (_ffn("no relu"), "ffn_no_relu"),
+        (_ffn("relu outside"), "ffn_relu_outside"),
+        (_ffn("bias after"), "ffn_bias_after"),
+        (_ffn("no b2"), "ffn_no_b2"),
+        (_ffn("residual"), "ffn_residual"),
+        (ffn_wrong_order, "raised"),
+    ],
+    checks.check_apply_rope: [
+        (_blank, "blank"),
+        (
+            _apply_rope(lambda i, d: 10000.0 ** (2 * i / d)),
+            "rope_theta_inverted",
+        ),
+        (_apply_rope(lambda i, d: 10000.0 ** (-i / d)), "rope_exponent_i"),
+        (_apply_rope(partner="backwards"), "rope_wrong_direction"),
+        (_apply_rope(swap=True), "rope_cos_sin_swapped"),
+        (_apply_rope(pairs=True), "rope_interleaved"),
+        (rope_wrong_concat, "raised"),
+        (rope_hard_coded, "hard_coded"),
+    ],
     checks.check_attention_context: [
         (_blank, "blank"),
         (_typo, "undefined_name"),
@@ -531,6 +667,9 @@ MISTAKES = {
 }
 
 SOLUTIONS = {
+    checks.check_attend: solutions.attend,
+    checks.check_feed_forward: solutions.feed_forward,
+    checks.check_apply_rope: solutions.apply_rope,
     checks.check_attention_context: solutions.attention_context,
     checks.check_attention: solutions.attention,
     checks.check_split_heads: solutions.split_heads,
@@ -729,14 +868,15 @@ def test_numbers_in_messages_are_plain():
     assert repr(feedback.plain(np.bool_(True))) == "True"
 
 
-def test_every_numbered_tutorial_has_a_graded_exercise():
-    """01-10 (the numbered tutorials this suite knows) each grade at least
-    one exercise, and every check is used by some notebook."""
+def test_every_tutorial_has_a_graded_exercise():
+    """Every tutorial, 00 to 11, grades at least one exercise, and every
+    check is used by some notebook."""
     used = set()
     for language in LANGUAGES:
-        for path in sources(language):
+        paths = sources(language)
+        assert {p.stem[:2] for p in paths} >= {f"{n:02d}" for n in range(12)}
+        for path in paths:
             found = graded_exercises(path)
-            if path.stem[:2] in {f"{n:02d}" for n in range(1, 11)}:
-                assert found, f"{language}/{path.stem} has no graded exercise"
+            assert found, f"{language}/{path.stem} has no graded exercise"
             used.update(found)
     assert used == {n for n in dir(checks) if n.startswith("check_")}

@@ -25,14 +25,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -182,6 +185,37 @@ show(fig)
 # question. In a trained model, both the scores and the value vectors are
 # learned.
 #
+# **Exercise.** Every example in this notebook takes the same two steps
+# after the scores: a softmax over the keys, then the weighted average of
+# the values. Write them as one function by filling in the blanks (1) the
+# weights and (2) the output; `scores` has one row per query. Run the
+# cell: the check under it calls your function on inputs of other sizes
+# than the notebook's and prints ✓, or stops the notebook with a hint that
+# names the mistake. Then your function recomputes the example above. The
+# reference answer is in `tutorials/exercises/solutions.py`; the notebook
+# uses it only when the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and
+# then it says so.
+
+
+# %%
+def attend(scores, values):
+    """scores (T, S), values (S, Dv) -> output (T, Dv), weights (T, S)."""
+    weights = ___  # ___ (1) ___ softmax over the keys: each row sums to 1
+    output = ___  # ___ (2) ___ the weighted average of the values
+    return output, weights
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attend = solutions.if_requested(attend)
+checks.check_attend(attend)
+
+output, weights = attend(scores[None, :], values)  # one query: スポーツ
+output, weights = ops.convert_to_numpy(output), ops.convert_to_numpy(weights)
+print("weights:", weights.round(3), "output:", output.round(3))
+print("the lecture's weights again:", np.allclose(weights, lecture_weights))
+print("the same output:", np.allclose(output, answer[None, :], atol=1e-6))
+
+# %% [markdown]
 # ## Query · key: 1.2 and 3.6 → weights 0.4 and 0.6?
 #
 # The lectures show a query whose dot products with two keys are **1.2**

@@ -31,14 +31,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention_heads
@@ -304,13 +307,34 @@ for norm_first in (False, True):
 # = max(0, ·) and a hidden width 4× the model width (2048 = 4 × 512).
 # Attention moves information *between* words; the FFN transforms each
 # word's vector.
+#
+# **Exercise.** Write the formula: fill in the blanks (1) the hidden layer
+# and (2) the output. Run the cell: the check under it calls your function
+# on inputs of other sizes than the notebook's and prints ✓, or stops the
+# notebook with a hint that names the mistake. The next cell compares your
+# function with `keras_attn.FeedForward`, using the layer's own weights.
+# The reference answer is in `tutorials/exercises/solutions.py`; the
+# notebook uses it only when the tests set
+# `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so.
+
+
+# %%
+def feed_forward(x, w1, b1, w2, b2):
+    """FFN(x) = max(0, x W1 + b1) W2 + b2: (B, T, D) -> (B, T, D)."""
+    hidden = ___  # ___ (1) ___ max(0, x W1 + b1), shape (B, T, F)
+    return ___  # ___ (2) ___ back to the model width D
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+feed_forward = solutions.if_requested(feed_forward)
+checks.check_feed_forward(feed_forward)
 
 # %%
 ffn = keras_attn.FeedForward(intermediate_dim=32)  # D -> 32 -> D, ReLU
 expected = ops.convert_to_numpy(ffn(tokens))
 w1, b1 = ffn.intermediate_dense.kernel, ffn.intermediate_dense.bias
 w2, b2 = ffn.output_dense.kernel, ffn.output_dense.bias
-by_hand = ops.maximum(0.0, tokens @ w1 + b1) @ w2 + b2
+by_hand = feed_forward(tokens, w1, b1, w2, b2)  # yours
 print("max(0, xW1+b1)W2+b2 == FeedForward:", end=" ")
 print(np.allclose(ops.convert_to_numpy(by_hand), expected, atol=1e-5))
 swap = [4, 3, 2, 1, 0]  # reverse the words

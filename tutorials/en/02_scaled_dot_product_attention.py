@@ -32,6 +32,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import numpy as np
 from keras import ops
@@ -156,7 +159,8 @@ _, right = attention(x, x, x, mask=self_mask)
 _, flipped = attention(x, x, x, mask=~self_mask)
 print("weight on pads, correct mask:", float(ops.sum(right[0, :, 3:])))
 print("weight on pads, flipped mask:", float(ops.sum(flipped[0, :, 3:])))
-show(plot_attention(right[0], title="True = may attend"))
+tokens = [str(t) if t else "pad" for t in ids[0]]  # key and query labels
+show(plot_attention(right[0], tokens, tokens, title="True = may attend"))
 
 # %% [markdown]
 # ## Check against the library

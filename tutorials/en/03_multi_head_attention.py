@@ -42,6 +42,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -203,10 +206,12 @@ assert not np.allclose(wrong, mha(x), atol=1e-5)
 # %% [markdown]
 # ## Looking at the heads
 #
-# Each head has its own weights, so each attends differently. These are
-# untrained projections; with a causal mask every head is lower triangular
-# but distributes its weight its own way. In trained models (tutorials 5,
-# 9 and 10) heads specialise: previous token, same word, punctuation...
+# Each head has its own weights, so each attends differently. Every head
+# is lower triangular because of the causal mask (a query sees only the
+# keys up to itself); the projections are untrained, so the heads differ
+# only in how they spread their weight inside that triangle. In trained
+# models (tutorials 5, 9 and 10) heads specialise: previous token, same
+# word, punctuation...
 
 # %%
 tokens = ["the", "cat", "sat", "on", "mats"]

@@ -25,6 +25,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np

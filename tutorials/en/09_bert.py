@@ -28,6 +28,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -188,7 +191,9 @@ print("outputs at real tokens unchanged by extra padding")
 # %% [markdown]
 # ## Pretraining
 #
-# New random masks every epoch (BERT's *dynamic* masking variant).
+# New random masks every epoch: RoBERTa's **dynamic masking** (Liu et al.
+# 2019). The original BERT masked statically, once in preprocessing,
+# duplicating the data 10 times with 10 different masks.
 
 # %%
 mlm.compile(

@@ -35,14 +35,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -77,20 +80,40 @@ rng = np.random.default_rng(0)
 #   position n depends on m − n only, so their dot product, the attention
 #   score, sees **relative** positions.
 #
-# First, the rotation by hand ("rotate-half" layout: the pairs are feature
-# i and feature i + d/2), checked against `keras_attn.RotaryEmbedding`.
+# **Exercise.** First, the rotation by hand, in the "rotate-half" layout:
+# the pairs are feature i and feature i + H/2, so the first half x1 and
+# the second half x2 turn together, and the partner of x is (−x2, x1).
+# Fill in the blanks (1) the angles θ_i, (2) the partner and (3) the
+# rotation. Run the cell: the check under it calls your function on
+# inputs of other sizes than the notebook's and prints ✓, or stops the
+# notebook with a hint that names the mistake. The next cell compares
+# your function with `keras_attn.RotaryEmbedding`. The reference answer is
+# in `tutorials/exercises/solutions.py`; the notebook uses it only when
+# the tests set `KERAS_ATTN_TUTORIAL_SOLUTIONS=1`, and then it says so.
+
+
+# %%
+def apply_rope(x, max_wavelength=10000.0):
+    """RoPE, rotate-half layout: x (B, T, N, H) at positions 0..T-1."""
+    length, depth = x.shape[1], x.shape[-1]
+    i = np.arange(depth // 2)  # the pair index
+    theta = ___  # ___ (1) ___ max_wavelength^(−2i/H), shape (H/2,)
+    angles = np.arange(length)[:, None] * theta  # (T, H/2): p · θ_i
+    angles = np.concatenate([angles, angles], -1)[:, None, :]  # (T, 1, H)
+    x1, x2 = x[..., : depth // 2], x[..., depth // 2 :]  # the two halves
+    rotated = ___  # ___ (2) ___ the partner of x, (−x2, x1): (B, T, N, H)
+    return ___  # ___ (3) ___ x cos(angles) + rotated sin(angles)
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+apply_rope = solutions.if_requested(apply_rope)
+checks.check_apply_rope(apply_rope)
 
 # %%
 d = 8
 rope = keras_attn.RotaryEmbedding(max_wavelength=10000)
 x = rng.normal(size=(1, 6, 1, d)).astype("float32")  # (B, T, N, H)
-
-theta = 10000.0 ** (-np.arange(d // 2) * 2.0 / d)  # (d/2,)
-angles = np.arange(6)[:, None] * theta  # (T, d/2): position p · θ_i
-cos = np.cos(np.concatenate([angles, angles], -1))[None, :, None, :]
-sin = np.sin(np.concatenate([angles, angles], -1))[None, :, None, :]
-x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-by_hand = x * cos + np.concatenate([-x2, x1], -1) * sin
+by_hand = numpy(apply_rope(x))  # yours
 rotated = numpy(rope(x))
 print("by hand == RotaryEmbedding:", np.allclose(by_hand, rotated, atol=1e-5))
 print("norms before:", np.linalg.norm(x, axis=-1).ravel().round(4))

@@ -1,4 +1,4 @@
-"""Checks for the exercises of tutorials 1-10 that say what is wrong.
+"""Checks for the exercises of tutorials 0-11 that say what is wrong.
 
 Every `check_*` calls the learner's function on a few inputs whose sizes
 differ from the notebook's (and from each other, so a transposition
@@ -647,6 +647,142 @@ def check_next_char_probs(next_char_probs):
                 (z / z.sum(), "no_exp", {}),
             ],
             "next_char_probs(logits, temperature)",
+            where,
+        )
+    return len(cases)
+
+
+# --- 00: attention, intuitively -----------------------------------------------
+
+
+@exercise("attend")
+def check_attend(attend):
+    """`attend(scores, values)`: scores (T, S), values (S, Dv) ->
+    (output (T, Dv), weights (T, S)), softmax over the keys."""
+    cases = [(2, 3, 4), (4, 6, 2), (1, 5, 7)]
+    for seed, (t, s, dv) in enumerate(cases):
+        where = sizes(T=t, S=s, Dv=dv)
+        rng = _rng(seed)
+        scores = (rng.normal(size=(t, s)) * 2.0 + 1.0).astype("float32")
+        values = rng.normal(size=(s, dv)).astype("float32")
+        result = call(attend, scores, values, where=where)
+        output, weights = pair(result, "attend", "output", "weights")
+        weights, output = array(weights, "weights"), array(output, "output")
+        expect_shape(weights, (t, s), "weights", "(T, S)", where)
+        expect_shape(output, (t, dv), "output", "(T, Dv)", where)
+        exp = np.exp(scores)
+        diagnose(
+            weights,
+            _softmax(scores),
+            [
+                (scores, "no_softmax", {}),
+                (_softmax(scores, axis=0), "softmax_query_axis", {}),
+                (scores / scores.sum(-1, keepdims=True), "divided_by_sum", {}),
+                (exp, "not_normalised", {}),
+            ],
+            "weights",
+            where,
+        )
+        diagnose(
+            output,
+            _softmax(scores) @ values,
+            [
+                (scores @ values, "output_from_scores", {}),
+                (np.tile(values.mean(0), (t, 1)), "plain_mean", {}),
+            ],
+            "output",
+            where,
+        )
+    return len(cases)
+
+
+# --- 00b: why each piece: the feed-forward network ----------------------------
+
+
+@exercise("feed_forward")
+def check_feed_forward(feed_forward):
+    """`feed_forward(x, w1, b1, w2, b2)`: (B, T, D) -> (B, T, D),
+    max(0, x W1 + b1) W2 + b2 at every position."""
+    cases = [(2, 3, 4, 10), (3, 5, 6, 8), (1, 4, 2, 7)]  # B, T, D, F
+    for seed, (b, t, d, f) in enumerate(cases):
+        where = sizes(B=b, T=t, D=d, F=f)
+        rng = _rng(seed)
+        x = rng.normal(size=(b, t, d)).astype("float32")
+        w1 = rng.normal(size=(d, f)).astype("float32")
+        b1 = rng.normal(size=f).astype("float32")
+        w2 = rng.normal(size=(f, d)).astype("float32")
+        b2 = rng.normal(size=d).astype("float32")
+        got = call(feed_forward, x, w1, b1, w2, b2, where=where)
+        what = "feed_forward(x, w1, b1, w2, b2)"
+        got = array(got, what)
+        expect_shape(got, (b, t, d), what, "(B, T, D)", where)
+        pre = x @ w1 + b1  # (B, T, F)
+        diagnose(
+            got,
+            np.maximum(0.0, pre) @ w2 + b2,
+            [
+                (pre @ w2 + b2, "ffn_no_relu", {}),
+                (np.maximum(0.0, pre @ w2 + b2), "ffn_relu_outside", {}),
+                (
+                    np.maximum(0.0, x @ w1) @ w2 + b1 @ w2 + b2,
+                    "ffn_bias_after",
+                    {},
+                ),
+                (np.maximum(0.0, pre) @ w2, "ffn_no_b2", {}),
+                (x + np.maximum(0.0, pre) @ w2 + b2, "ffn_residual", {}),
+            ],
+            what,
+            where,
+        )
+    return len(cases)
+
+
+# --- 11: rotary position embedding (rotate-half) ------------------------------
+
+
+def _rope(x, exponent=2.0, sign=1.0, layout="half", swap=False):
+    """RoPE of x (B, T, N, H) at positions 0..T-1, one mistake switchable."""
+    length, depth = x.shape[1], x.shape[-1]
+    half = depth // 2
+    theta = 10000.0 ** (-exponent * np.arange(half) / depth)  # (H/2,)
+    angles = np.arange(length)[:, None] * theta  # (T, H/2)
+    cos, sin = np.cos(angles)[:, None, :], np.sin(angles)[:, None, :]
+    if swap:  # x sin + rotate_half(x) cos
+        cos, sin = sin, cos
+    if layout == "half":
+        x1, x2 = x[..., :half], x[..., half:]
+    else:  # pairs (2i, 2i + 1)
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+    y1 = x1 * cos - sign * x2 * sin
+    y2 = x2 * cos + sign * x1 * sin
+    if layout == "half":
+        return np.concatenate([y1, y2], -1)
+    y = np.empty_like(x)
+    y[..., 0::2], y[..., 1::2] = y1, y2
+    return y
+
+
+@exercise("apply_rope")
+def check_apply_rope(apply_rope):
+    """`apply_rope(x)`: (B, T, N, H) -> (B, T, N, H), the pair (i, i + H/2)
+    at position p turned by p · θ_i, θ_i = 10000^(−2i/H)."""
+    cases = [(2, 5, 3, 6), (1, 7, 2, 10), (3, 4, 1, 4)]  # B, T, N, H
+    for seed, (b, t, n, h) in enumerate(cases):
+        where = sizes(B=b, T=t, N=n, H=h)
+        x = _rng(seed).normal(size=(b, t, n, h)).astype("float32")
+        got = array(call(apply_rope, x, where=where), "apply_rope(x)")
+        expect_shape(got, x.shape, "apply_rope(x)", "(B, T, N, H)", where)
+        diagnose(
+            got,
+            _rope(x),
+            [
+                (_rope(x, exponent=-2.0), "rope_theta_inverted", {}),
+                (_rope(x, exponent=1.0), "rope_exponent_i", {}),
+                (_rope(x, sign=-1.0), "rope_wrong_direction", {}),
+                (_rope(x, layout="pairs"), "rope_interleaved", {}),
+                (_rope(x, swap=True), "rope_cos_sin_swapped", {}),
+            ],
+            "apply_rope(x)",
             where,
         )
     return len(cases)

@@ -7,9 +7,13 @@ numbers a notebook prints are then meaningless; the code paths are the same.
 
 import io
 import os
-import warnings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+try:  # a Japanese font for the figures' labels (setup.cfg installs it)
+    import matplotlib_fontja  # noqa: F401
+except ImportError:  # without it, Japanese labels warn "Glyph ... missing"
+    pass
 
 SMALL = os.environ.get("KERAS_ATTN_TUTORIAL_SMALL", "") not in ("", "0")
 
@@ -26,12 +30,20 @@ def figure(width=5.0, height=3.5):
     return Figure(figsize=(width, height), dpi=100)
 
 
+def tr(english, japanese):
+    """A figure label in the notebook's language (`feedback.language()`)."""
+    from .feedback import language
+
+    return japanese if language() == "ja" else english
+
+
 def show(fig):
-    """Display a Figure inline in Jupyter as a PNG; a no-op elsewhere."""
+    """Display a Figure inline in Jupyter as a PNG; a no-op elsewhere.
+
+    Rendering warnings are not hidden: a "Glyph ... missing from font"
+    warning means a label would show as empty boxes."""
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # CJK labels without a CJK font
-        warnings.filterwarnings("ignore", message="Glyph .* missing")
-        fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     try:
         from IPython import get_ipython
         from IPython.display import Image

@@ -490,4 +490,101 @@ MESSAGES = {
         "確率が softmax になっていません。指数をとってください: "
         "p = exp(z) / Σ exp(z)。",
     ),
+    # --- 00 attention, intuitively -------------------------------------------
+    "divided_by_sum": (
+        "the weights are the scores divided by their sum (for the scores 1.2 "
+        "and 3.6 that gives 0.25 and 0.75). That is not a softmax: a "
+        "negative score would get a negative weight. Take the exponential "
+        "first: `ops.softmax(scores, axis=-1)`.",
+        "重みが、スコアをその和で割ったものになっています（スコア 1.2 と 3.6 "
+        "なら 0.25 と 0.75）。これは softmax ではありません。負のスコアには負の"
+        "重みが付いてしまいます。先に指数をとってください: "
+        "`ops.softmax(scores, axis=-1)`。",
+    ),
+    "not_normalised": (
+        "the weights are exp(scores) and do not sum to 1: divide each row by "
+        "its sum, which is what `ops.softmax(scores, axis=-1)` does.",
+        "重みが exp(scores) のままで、和が 1 になっていません。各行をその和で"
+        "割ってください。`ops.softmax(scores, axis=-1)` がまさにその計算です。",
+    ),
+    "output_from_scores": (
+        "the output is weighted by the raw scores. Weight the values by the "
+        "softmax weights: `ops.matmul(weights, values)`.",
+        "出力を生のスコアで重み付けしています。softmax で得た重みでバリューを"
+        "重み付けしてください: `ops.matmul(weights, values)`。",
+    ),
+    "plain_mean": (
+        "every query gets the plain mean of the values, the party's mixture "
+        "with no attention. Weight each value by its weight: "
+        "`ops.matmul(weights, values)`.",
+        "どのクエリにも、バリューの単純な平均が返っています。パーティーの音を"
+        "全部混ぜただけで、注意を向けていない状態です。各バリューに重みを掛けて"
+        "足してください: `ops.matmul(weights, values)`。",
+    ),
+    # --- 00b the feed-forward network -----------------------------------------
+    "ffn_no_relu": (
+        "there is no ReLU: two linear layers in a row are one linear layer. "
+        "Apply max(0, ·) to x W1 + b1 before multiplying by W2.",
+        "ReLU がありません。線形層を 2 つ続けても、1 つの線形層と同じです。"
+        "W2 を掛ける前に、x W1 + b1 に max(0, ·) を適用してください。",
+    ),
+    "ffn_relu_outside": (
+        "the ReLU is applied to the output. It belongs to the hidden layer: "
+        "max(0, x W1 + b1) W2 + b2, so the output can be negative.",
+        "ReLU を出力に掛けています。ReLU は中間層のものです: "
+        "max(0, x W1 + b1) W2 + b2。出力は負の値もとれます。",
+    ),
+    "ffn_bias_after": (
+        "b1 is added after the ReLU; it goes inside: max(0, x W1 + b1).",
+        "b1 を ReLU の後で足しています。b1 は ReLU の中です: "
+        "max(0, x W1 + b1)。",
+    ),
+    "ffn_no_b2": (
+        "the second bias b2 is missing: max(0, x W1 + b1) W2 + b2.",
+        "2 つ目のバイアス b2 が抜けています: max(0, x W1 + b1) W2 + b2。",
+    ),
+    "ffn_residual": (
+        "you added x to the result. The residual (and the norm) belong to "
+        "Add & Norm around the sub-layer; the FFN itself is "
+        "max(0, x W1 + b1) W2 + b2.",
+        "結果に x を足しています。残差結合（と正規化）はサブ層の外側の "
+        "Add & Norm の仕事で、FFN そのものは max(0, x W1 + b1) W2 + b2 です。",
+    ),
+    # --- 11 RoPE --------------------------------------------------------------
+    "rope_theta_inverted": (
+        "θ_i grows with i: the exponent must be negative, "
+        "θ_i = max_wavelength ** (-2 * i / depth), so that the last pairs "
+        "turn slowly.",
+        "θ_i が i とともに大きくなっています。指数は負です: "
+        "θ_i = max_wavelength ** (-2 * i / depth)。こうすると、後ろの組ほど"
+        "ゆっくり回ります。",
+    ),
+    "rope_exponent_i": (
+        "the exponent is −i / depth where it should be −2i / depth: "
+        "`max_wavelength ** (-2 * i / depth)`.",
+        "指数が −2i / depth ではなく −i / depth になっています: "
+        "`max_wavelength ** (-2 * i / depth)`。",
+    ),
+    "rope_wrong_direction": (
+        "the rotation goes the wrong way (by −p·θ): the partner of x is "
+        "(−x2, x1), not (x2, −x1).",
+        "回転の向きが逆です（−p·θ だけ回しています）。x の相方は (x2, −x1) "
+        "ではなく (−x2, x1) です。",
+    ),
+    "rope_interleaved": (
+        "you rotated the pairs (2i, 2i + 1), the layout of the RoFormer "
+        "paper and GPT-J. keras_attn, like GPT-NeoX and Llama, pairs feature "
+        "i with feature i + H/2 (rotate-half): use the halves x1, x2.",
+        "組 (2i, 2i + 1) を回しています。これは RoFormer の論文や GPT-J の"
+        "並べ方です。keras_attn は GPT-NeoX や Llama と同じく、特徴量 i と "
+        "i + H/2 を組にします（rotate-half）。前半 x1 と後半 x2 を使って"
+        "ください。",
+    ),
+    "rope_cos_sin_swapped": (
+        "cos and sin are swapped: a rotation by the angle a is "
+        "x cos(a) + rotate_half(x) sin(a), so that position 0 (a = 0) "
+        "leaves x unchanged.",
+        "cos と sin が逆です。角度 a の回転は x cos(a) + rotate_half(x) sin(a) "
+        "です。こうすれば位置 0（a = 0）では x がそのまま残ります。",
+    ),
 }

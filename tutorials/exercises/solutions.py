@@ -1,4 +1,4 @@
-"""Reference solutions to the exercises of tutorials 1-10.
+"""Reference solutions to the exercises of tutorials 0-11.
 
 Try the exercises first. A notebook uses these only where it says so:
 each exercise cell ends with `name = solutions.if_requested(name)`, which
@@ -160,3 +160,37 @@ def next_char_probs(logits, temperature):
     z = z - z.max()  # stability
     p = np.exp(z)
     return p / p.sum()
+
+
+# --- 00 -----------------------------------------------------------------------
+
+
+def attend(scores, values):
+    """Scores (T, S) -> weights (softmax over the keys) -> the weighted
+    average of the values (S, Dv): output (T, Dv), weights (T, S)."""
+    weights = ops.softmax(scores, axis=-1)  # each row sums to 1
+    return ops.matmul(weights, values), weights  # (T, Dv), (T, S)
+
+
+# --- 00b ----------------------------------------------------------------------
+
+
+def feed_forward(x, w1, b1, w2, b2):
+    """FFN(x) = max(0, x W1 + b1) W2 + b2 at every position."""
+    hidden = ops.maximum(0.0, ops.matmul(x, w1) + b1)  # (B, T, F)
+    return ops.matmul(hidden, w2) + b2  # (B, T, D)
+
+
+# --- 11 -----------------------------------------------------------------------
+
+
+def apply_rope(x, max_wavelength=10000.0):
+    """RoPE, rotate-half layout: x (B, T, N, H), positions 0..T-1."""
+    length, depth = x.shape[1], x.shape[-1]
+    i = np.arange(depth // 2)  # the pair index
+    theta = max_wavelength ** (-2.0 * i / depth)  # (H/2,)
+    angles = np.arange(length)[:, None] * theta  # (T, H/2): p · θ_i
+    angles = np.concatenate([angles, angles], -1)[:, None, :]  # (T, 1, H)
+    x1, x2 = x[..., : depth // 2], x[..., depth // 2 :]  # the two halves
+    rotated = ops.concatenate([-x2, x1], axis=-1)  # (B, T, N, H)
+    return x * np.cos(angles) + rotated * np.sin(angles)

@@ -22,14 +22,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention
@@ -146,6 +149,28 @@ show(fig)
 # %% [markdown]
 # 出力は「野球」が 60 %、「得意」が 38 % で、助詞「が」はほとんど無視されています。クエリが、問いに答える 2 つの単語を集めてきたわけです。学習済みのモデルでは、スコアもバリューのベクトルも学習で決まります。
 #
+# **演習。** このノートブックの例はどれも、スコアを求めたあとは同じ 2 ステップです。キー方向のソフトマックスで重みにし、その重みでバリューの重み付き平均をとります。この 2 ステップを 1 つの関数にまとめてみましょう。空欄は (1) 重みと (2) 出力の 2 つで、`scores` はクエリごとに 1 行です。セルを実行すると、関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。そのあと、あなたの関数で上の例を計算し直します。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
+
+
+# %%
+def attend(scores, values):
+    """scores (T, S), values (S, Dv) -> output (T, Dv), weights (T, S)."""
+    weights = ___  # ___ (1) ___ softmax over the keys: each row sums to 1
+    output = ___  # ___ (2) ___ the weighted average of the values
+    return output, weights
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+attend = solutions.if_requested(attend)
+checks.check_attend(attend)
+
+output, weights = attend(scores[None, :], values)  # one query: スポーツ
+output, weights = ops.convert_to_numpy(output), ops.convert_to_numpy(weights)
+print("weights:", weights.round(3), "output:", output.round(3))
+print("the lecture's weights again:", np.allclose(weights, lecture_weights))
+print("the same output:", np.allclose(output, answer[None, :], atol=1e-6))
+
+# %% [markdown]
 # ## クエリ・キーの内積 1.2 と 3.6 → 重み 0.4 と 0.6？
 #
 # 講義には、あるクエリと 2 つのキーの内積が **1.2** と **3.6** で、重みがおよそ **0.4** と **0.6** になる例が出てきます。この計算をいくつかの読み方で実際にやってみます。

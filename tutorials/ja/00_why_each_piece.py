@@ -28,14 +28,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import show
 from keras_attn.visualize import plot_attention_heads
@@ -244,13 +247,27 @@ for norm_first in (False, True):
 # ## フィードフォワード層: max(0, x W1 + b1) W2 + b2
 #
 # アテンションで単語どうしの情報を混ぜた後、各位置は同じ 2 層のネットワークを別々に通ります。これが**位置ごとのフィードフォワード層**（論文の式 (2)）で、FFN(x) = max(0, x W1 + b1) W2 + b2 です。max(0, ·) が ReLU で、中間層の幅はモデルの幅の 4 倍（2048 = 4 × 512）です。アテンションは単語の*間*で情報を動かし、FFN は各単語のベクトルを変換します。
+#
+# **演習。** この式を書いてみましょう。空欄は (1) 中間層と (2) 出力の 2 つです。セルを実行すると、関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。その次のセルで、`keras_attn.FeedForward` の重みを使って、あなたの関数と層の出力を比べます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
+
+
+# %%
+def feed_forward(x, w1, b1, w2, b2):
+    """FFN(x) = max(0, x W1 + b1) W2 + b2: (B, T, D) -> (B, T, D)."""
+    hidden = ___  # ___ (1) ___ max(0, x W1 + b1), shape (B, T, F)
+    return ___  # ___ (2) ___ back to the model width D
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+feed_forward = solutions.if_requested(feed_forward)
+checks.check_feed_forward(feed_forward)
 
 # %%
 ffn = keras_attn.FeedForward(intermediate_dim=32)  # D -> 32 -> D, ReLU
 expected = ops.convert_to_numpy(ffn(tokens))
 w1, b1 = ffn.intermediate_dense.kernel, ffn.intermediate_dense.bias
 w2, b2 = ffn.output_dense.kernel, ffn.output_dense.bias
-by_hand = ops.maximum(0.0, tokens @ w1 + b1) @ w2 + b2
+by_hand = feed_forward(tokens, w1, b1, w2, b2)  # yours
 print("max(0, xW1+b1)W2+b2 == FeedForward:", end=" ")
 print(np.allclose(ops.convert_to_numpy(by_hand), expected, atol=1e-5))
 swap = [4, 3, 2, 1, 0]  # reverse the words

@@ -28,6 +28,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import numpy as np
 from keras import ops
@@ -80,7 +83,7 @@ for d_k in (4, 16, 64, 256, 1024):
 #
 # ## キー方向のソフトマックス、そして重み付き和
 #
-# 各クエリには、**キー**にわたって合計 1 になる重みが必要です。したがってソフトマックスは最後の軸（`-1`、長さ S）で取ります。そのあと `weights @ V`: `(B, T, S) @ (B, S, Hv) -> (B, T, Hv)`。
+# クエリごとに、すべての**キー**に対する重みの和が 1 になっていなければなりません。そのため、ソフトマックスは最後の軸（`-1`、長さ S）に沿って取ります。そのあと `weights @ V`: `(B, T, S) @ (B, S, Hv) -> (B, T, Hv)`。
 #
 # **演習。** 下の `attention` の空欄を埋めて完成させてください。空欄は (1) スケーリング、(2) マスク、(3) softmax の軸の 3 つです。マスクは次の節で詳しく扱います。ここでは、マスクは真偽値で True が「注意してよい」を表すこと、そしてマスクされたキーの重みはちょうど 0 になり、*それでも各行の和は 1 のまま*でなければならないこと、の 2 点だけ押さえておけば十分です。セルを実行すると、関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
 
@@ -131,7 +134,8 @@ _, right = attention(x, x, x, mask=self_mask)
 _, flipped = attention(x, x, x, mask=~self_mask)
 print("weight on pads, correct mask:", float(ops.sum(right[0, :, 3:])))
 print("weight on pads, flipped mask:", float(ops.sum(flipped[0, :, 3:])))
-show(plot_attention(right[0], title="True = may attend"))
+tokens = [str(t) if t else "pad" for t in ids[0]]  # key and query labels
+show(plot_attention(right[0], tokens, tokens, title="True = may attend"))
 
 # %% [markdown]
 # ## ライブラリと照合する
@@ -154,7 +158,7 @@ for mask in (None, self_mask):
 print("our attention matches keras_attn.ops.scaled_dot_product_attention")
 
 # %% [markdown]
-# この照合は本当に失敗しえます。スケーリングを忘れると出力は一致しません。
+# この照合は飾りではなく、間違いがあれば実際に失敗します。たとえばスケーリングを忘れると、出力は一致しません。
 
 # %%
 unscaled = ops.softmax(ops.matmul(x, ops.swapaxes(x, -1, -2)), axis=-1)
@@ -167,7 +171,7 @@ assert not np.allclose(unscaled, lib_w, atol=1e-5)
 # %% [markdown]
 # ## 飽和を目で見る
 #
-# 同じロジットを 3 通りの「温度」で: `1/√d_k` でスケールしたもの、スケールなしで `d_k = 64` 相当、スケールなしで `d_k = 1024` 相当。
+# 同じロジットを 3 通りの「温度」で比べます: `1/√d_k` でスケールしたもの、スケールなしで `d_k = 64` 相当、スケールなしで `d_k = 1024` 相当。
 
 # %%
 fig = figure(7, 2.5)

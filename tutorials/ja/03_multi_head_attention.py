@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 3. マルチヘッドアテンション
 #
-# 1 つのアテンションは、クエリごとに 1 つの重み付き平均を計算します。マルチヘッドアテンションは、小さなアテンションを N 個並べて走らせ、それぞれが入力の別々の射影を見たうえで、結果を連結します。
+# 1 つのアテンションは、クエリごとに 1 つの重み付き平均を計算します。マルチヘッドアテンションは、小さなアテンションを N 個並列に計算します。各ヘッドは入力をそれぞれ別の射影を通して見ており、最後にそれらの結果を連結します。
 #
 # $$\mathrm{MultiHead}(X) = \mathrm{concat}(\mathrm{head}_1, \dots, \mathrm{head}_N)\,W_o, \quad \mathrm{head}_i = \mathrm{Attention}(X W_q^i, X W_k^i, X W_v^i)$$
 #
@@ -30,6 +30,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -163,7 +166,7 @@ print("keras.layers.MultiHeadAttention agrees too")
 
 
 # %% [markdown]
-# そして、この比較は失敗しえます。transpose を忘れた split は別の関数を計算し、assert がそれを見逃しません。
+# この比較も、実装が間違っていれば実際に失敗します。transpose を忘れた split は別の関数になってしまい、assert がそれを見逃しません。
 
 
 # %%
@@ -180,7 +183,7 @@ assert not np.allclose(wrong, mha(x), atol=1e-5)
 # %% [markdown]
 # ## ヘッドを眺める
 #
-# ヘッドごとに重みが違うので、注意の向け方もヘッドごとに違います。これは学習前の射影なので、因果マスクのもとでどのヘッドも下三角ですが、重みの配り方はそれぞれです。学習済みのモデル（チュートリアル 5・9・10）では、直前のトークン、同じ単語、句読点などにヘッドが特化していきます。
+# ヘッドごとに重みが違うので、注意の向け方もヘッドごとに違います。どのヘッドも下三角になるのは、因果マスクのためです（クエリは自分自身とそれより前のキーしか見られません）。射影はまだ学習していないので、ヘッドの違いは、その三角形の中での重みの配り方に表れるだけです。学習済みのモデル（チュートリアル 5・9・10）では、直前のトークン、同じ単語、句読点などにヘッドが特化していきます。
 
 # %%
 tokens = ["the", "cat", "sat", "on", "mats"]

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 5. Transformer ブロックとエンコーダ・デコーダ
 #
-# Transformer の 1 層は 2 つのサブ層からなり、どちらも残差接続とレイヤー正規化で包まれています。
+# Transformer の 1 層は 2 つのサブ層からなります。どちらのサブ層にも、残差結合とレイヤー正規化（あわせて Add & Norm）が付いています。
 #
 # 1. マルチヘッド**自己アテンション**: 各位置がほかのすべての位置を見る。
 # 2. 位置ごとの**フィードフォワード**: 同じ 2 層 MLP を各位置に適用する。
@@ -25,12 +25,18 @@
 # %%
 import os
 import sys
+from collections import Counter
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
 from keras import ops
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 import keras_attn
 from exercises import checks
@@ -39,6 +45,7 @@ from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
+from exercises.common import tr
 from keras_attn.visualize import plot_attention
 
 keras.utils.set_random_seed(0)
@@ -47,7 +54,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## エンコーダブロックを手で組む
 #
-# 論文どおりの post-norm: `x = LN(x + MHA(x))`、続いて `x = LN(x + FFN(x))`。ライブラリのブロックのサブ層（つまり重み）をそのまま借り、配線だけを自分で書きます。パディング位置は、注意を向けることも向けられることもありません。
+# 論文どおりの post-norm: `x = LN(x + MHA(x))`、続いて `x = LN(x + FFN(x))`。ライブラリのブロックのサブ層（つまり重み）をそのまま借り、配線だけを自分で書きます。パディングの位置は、どこにも注意を向けず、どこからも注意を向けられません。
 
 # %%
 B, S, D = 2, 5, 16
@@ -69,7 +76,7 @@ np.testing.assert_allclose(my_encoder_block(x, real), lib, atol=1e-5)
 print("hand-wired block matches keras_attn.TransformerEncoderBlock")
 
 # %% [markdown]
-# この照合は失敗しえます。pre-norm の配線（`x + MHA(LN(x))`、GPT-2 や深いモデルの多くが採用）は別の関数です。
+# 配線を間違えれば、この照合は実際に失敗します。たとえば pre-norm の配線（`x + MHA(LN(x))`、GPT-2 や深いモデルの多くが採用）は別の関数なので、一致しません。
 
 # %%
 h = block.self_attention(block.self_attention_layer_norm(x))
@@ -113,7 +120,7 @@ print(source[0], "\n", decoder_in[0], "\n", labels[0])
 # %% [markdown]
 # ### 演習: デコーダの自己アテンションのマスク
 #
-# デコーダ入力の ID から、デコーダの自己アテンションのマスクを作ってください。空欄は、(1) パディングの部分（実際のトークンで True。隠すのはパディングの「キー」なので、形は `(B, 1, T)`）と、(2) 先読み防止の部分の 2 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルで、3 つのマスクをすべて図にします。
+# デコーダ入力の ID から、デコーダの自己アテンションのマスクを作ってください。空欄は、(1) パディングの部分（実際のトークンで True。隠すのはパディングの「キー」なので、形は `(B, 1, T)`）と、(2) 先読み防止の部分の 2 つです。関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。その次のセルで、パディングがいちばん多い文の組について、3 つのマスクをすべて図にします。
 
 
 # %%
@@ -132,18 +139,43 @@ checks.check_decoder_self_mask(decoder_self_mask)
 src_pad = (source != 0)[:, None, :]  # (B, 1, S)
 tgt_pad = (decoder_in != 0)[:, None, :]  # (B, 1, T)
 look_ahead = np.tril(np.ones((T_LEN, T_LEN), bool))  # (T, T)
-masks = {
-    "encoder self": src_pad[0] & src_pad[0].T,  # (S, S)
-    "decoder self": tgt_pad[0] & look_ahead,  # (T, T)
-    "cross": np.broadcast_to(src_pad[0], (T_LEN, S_LEN)),  # (T, S)
-}
-fig = figure(9, 3)
-for i, (name, mask) in enumerate(masks.items()):
-    ax = fig.add_subplot(1, 3, i + 1)
-    ax.imshow(mask, cmap="gray", vmin=0, vmax=1)
-    ax.set_title(name)
-    ax.set_xlabel("key")
-    ax.set_ylabel("query")
+# The pair with the most padding, so that the figure has padding to show.
+i = int(np.argmax((source == 0).sum(1) + (decoder_in == 0).sum(1)))
+print(f"pair {i}: {data.PARALLEL[i][0]!r} -> {data.PARALLEL[i][1]!r}")
+print(f"real tokens: source {src_pad[i].sum()} of {S_LEN},", end=" ")
+print(f"decoder input {tgt_pad[i].sum()} of {T_LEN}")
+masks = [
+    src_pad[i] & src_pad[i].T,  # encoder self-attention, (S, S)
+    tgt_pad[i] & look_ahead,  # decoder self-attention, (T, T)
+    np.broadcast_to(src_pad[i], (T_LEN, S_LEN)),  # cross-attention, (T, S)
+]
+titles = [
+    tr("encoder self-attention", "エンコーダの自己アテンション"),
+    tr("decoder self-attention", "デコーダの自己アテンション"),
+    tr("cross-attention", "クロスアテンション"),
+]
+fig = figure(10, 3.8)
+for k, (title, mask) in enumerate(zip(titles, masks)):
+    ax = fig.add_subplot(1, 3, k + 1)
+    ax.imshow(mask, cmap="gray", vmin=0, vmax=1, aspect="auto")
+    ax.set_title(title)
+    ax.set_xlabel(tr("key position", "キーの位置"))
+    ax.set_ylabel(tr("query position", "クエリの位置"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+fig.legend(
+    handles=[
+        Patch(
+            facecolor="white",
+            edgecolor="black",
+            label=tr("True: may attend", "True: 注意してよい"),
+        ),
+        Patch(facecolor="black", label=tr("False: masked", "False: マスク")),
+    ],
+    loc="upper center",
+    bbox_to_anchor=(0.5, 0.0),
+    ncol=2,
+)
 fig.tight_layout()
 show(fig)
 
@@ -197,10 +229,14 @@ model.compile(
     keras.optimizers.Adam(2e-3),
     keras.losses.SparseCategoricalCrossentropy(from_logits=True),
 )
+# Every fifth pair is held out: the model never trains on it.
+held_out = np.arange(len(data.PARALLEL)) % 5 == 4
+train = ~held_out
+print(f"{train.sum()} pairs to train on, {held_out.sum()} held out")
 history = model.fit(
-    (source, decoder_in),
-    labels,
-    sample_weight=(labels != 0).astype("float32"),  # no loss on padding
+    (source[train], decoder_in[train]),
+    labels[train],
+    sample_weight=(labels[train] != 0).astype("float32"),  # not on padding
     batch_size=8,
     epochs=pick(2, 150),
     verbose=0,
@@ -224,7 +260,7 @@ print("position 6 changed:", not np.allclose(before[0, 6], after[0, 6]))
 # %% [markdown]
 # ## 貪欲デコーディング
 #
-# `<s>` から始めて次の文字を予測し、それを付け足して繰り返し、`</s>` が出たら止めます。（このモデルにできるのは 40 文の暗記くらいです。小さいモードでは暗記すらできていません。）
+# `<s>` から始めて次の文字を予測し、それを付け足して繰り返し、`</s>` が出たら止めます。学習に使った文と、一度も見せていない取り分けた文の両方を翻訳し、それぞれの出力を参照訳と比べて採点します。指標は、完全一致の数と、共通する文字の F1 スコアです。この小さなモデルは、学習した文なら暗唱できますが、新しい文では、覚えた文字や言い回しを組み合わせることしかできません。取り分けた文にしか出てこない単語は、一度も学習されていません。2 行の差は、これだけ少ない文からどこまで一般化できるかを表しています。翻訳できるだけのデータで学習するのが、zoo の翻訳モデル（`python -m zoo train transformer --preset cpu`、Tatoeba で学習）です。小さいモードのモデルは、まだ何も学習していません。
 
 
 # %%
@@ -242,8 +278,21 @@ def translate(sentence):
     return tgt_vocab.decode(out[1:])
 
 
-for en, ja, _ in data.PARALLEL[: pick(2, 6)]:
-    print(f"{en:35s} -> {translate(en)}   (reference: {ja})")
+def char_f1(output, reference):
+    """Characters in common (as multisets), as an F1 score in [0, 1]."""
+    common = sum((Counter(output) & Counter(reference)).values())
+    return 2 * common / max(len(output) + len(reference), 1)
+
+
+for name, split in (("trained on", train), ("held out", held_out)):
+    pairs = [p for p, keep in zip(data.PARALLEL, split) if keep]
+    pairs = pairs[: pick(2, len(pairs))]
+    outputs = [translate(en) for en, _, _ in pairs]
+    exact = sum(out == ja for out, (_, ja, _) in zip(outputs, pairs))
+    f1 = np.mean([char_f1(o, ja) for o, (_, ja, _) in zip(outputs, pairs)])
+    print(f"{name}: {exact} of {len(pairs)} exact, character F1 {f1:.2f}")
+    for out, (en, ja, _) in list(zip(outputs, pairs))[:4]:
+        print(f"  {en:35s} -> {out}   (reference: {ja})")
 
 # %% [markdown]
 # ## クロスアテンション: 各文字はどの英単語を見ているか

@@ -28,6 +28,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -102,7 +105,7 @@ np.testing.assert_allclose(ours, lib, rtol=1e-5, atol=1e-6)
 print("matches keras_attn.SqueezeExcite; gates", tuple(gates.shape))
 
 # %% [markdown]
-# この照合は失敗しえます。全チャンネルに共通のゲートを 1 つだけ掛けても（ゲートの平均）、チャンネルへのアテンションにはならず、assert がそれを見抜きます。
+# この照合も、間違いがあれば実際に失敗します。全チャンネルに共通のゲート（ゲートの平均）を 1 つ掛けるだけではチャンネルへのアテンションにならず、assert がそれを見抜きます。
 
 # %%
 wrong = x * ops.mean(gates)  # one gate for all channels

@@ -26,6 +26,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -101,7 +104,7 @@ np.testing.assert_allclose(ours_map, lib_map, rtol=1e-4, atol=1e-6)
 print("matches keras_attn.SelfAttention2D; map", tuple(lib_map.shape))
 
 # %% [markdown]
-# この照合は失敗しえます。おなじみの `1/√d` スケーリングを入れると、マップは一致しません。
+# この照合も、間違いがあれば実際に失敗します。たとえば、おなじみの `1/√d` のスケーリングを入れると、マップは一致しません。
 
 # %%
 q = x.reshape(2, 30, 16) @ kernel(layer.query_conv)

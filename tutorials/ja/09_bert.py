@@ -24,6 +24,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
 import numpy as np
@@ -142,7 +145,7 @@ np.testing.assert_allclose(ours, keras_loss, rtol=1e-5)
 print(f"masked-LM loss {float(ours):.4f} (≈ ln V = {np.log(len(vocab)):.2f})")
 
 # %% [markdown]
-# この照合は失敗しえます。マスクした位置ではなく*全*位置で平均すると、違う値になります。
+# この照合も、間違いがあれば実際に失敗します。マスクした位置ではなく*全*位置で平均すると、違う値になります。
 
 # %%
 everywhere = ops.mean(nll)
@@ -168,7 +171,7 @@ print("outputs at real tokens unchanged by extra padding")
 # %% [markdown]
 # ## 事前学習
 #
-# エポックごとにマスクを引き直します（BERT の「動的マスキング」の変種）。
+# エポックごとにマスクを引き直します。これは RoBERTa（Liu ら 2019）の**動的マスキング**です。元の BERT のマスクは静的で、前処理の段階で各系列に 10 通りのマスクを作り、データを 10 倍に複製していました。
 
 # %%
 mlm.compile(

@@ -31,14 +31,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.abspath(".."))  # tutorials/, for `exercises`
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiet TensorFlow
+import exercises  # noqa: F401  (first: no TensorFlow start-up noise)
+
+# isort: split
 
 import keras
-import matplotlib_fontja  # noqa: F401  (a Japanese font for the figures)
 import numpy as np
 from keras import ops
 
 import keras_attn
+from exercises import checks
+from exercises import solutions
 from exercises.common import figure
 from exercises.common import pick
 from exercises.common import show
@@ -67,19 +70,31 @@ rng = np.random.default_rng(0)
 # * 回転は長さを変えないので、RoPE はノルムを変えない。
 # * 位置 m で回したクエリと位置 n で回したキーの間の角度は m − n だけで決まるので、その内積、つまりアテンションのスコアは**相対**位置だけを見る。
 #
-# まず回転を手で計算し（「rotate-half」の並び: 特徴 i と特徴 i + d/2 が組になります）、`keras_attn.RotaryEmbedding` と照合します。
+# **演習。** まず回転を手で計算します。並べ方は「rotate-half」です。特徴 i と特徴 i + H/2 が組になるので、前半 x1 と後半 x2 が一緒に回り、x の相方は (−x2, x1) になります。空欄は、(1) 角度 θ_i、(2) 相方、(3) 回転の 3 つです。セルを実行すると、関数の下のチェックが、ノートブックとは大きさの異なる入力であなたの関数を呼び出し、正しければ ✓ を表示します。誤りがあれば、何が違うのかを具体的に示すヒントを出して、ノートブックを止めます。その次のセルで、あなたの関数を `keras_attn.RotaryEmbedding` と照合します。模範解答は `tutorials/exercises/solutions.py` にあります。ノートブックが模範解答を使うのは、テストで `KERAS_ATTN_TUTORIAL_SOLUTIONS=1` が設定されたときだけで、その場合はそのことを表示します。
+
+
+# %%
+def apply_rope(x, max_wavelength=10000.0):
+    """RoPE, rotate-half layout: x (B, T, N, H) at positions 0..T-1."""
+    length, depth = x.shape[1], x.shape[-1]
+    i = np.arange(depth // 2)  # the pair index
+    theta = ___  # ___ (1) ___ max_wavelength^(−2i/H), shape (H/2,)
+    angles = np.arange(length)[:, None] * theta  # (T, H/2): p · θ_i
+    angles = np.concatenate([angles, angles], -1)[:, None, :]  # (T, 1, H)
+    x1, x2 = x[..., : depth // 2], x[..., depth // 2 :]  # the two halves
+    rotated = ___  # ___ (2) ___ the partner of x, (−x2, x1): (B, T, N, H)
+    return ___  # ___ (3) ___ x cos(angles) + rotated sin(angles)
+
+
+# yours; the reference only if KERAS_ATTN_TUTORIAL_SOLUTIONS=1 (tests)
+apply_rope = solutions.if_requested(apply_rope)
+checks.check_apply_rope(apply_rope)
 
 # %%
 d = 8
 rope = keras_attn.RotaryEmbedding(max_wavelength=10000)
 x = rng.normal(size=(1, 6, 1, d)).astype("float32")  # (B, T, N, H)
-
-theta = 10000.0 ** (-np.arange(d // 2) * 2.0 / d)  # (d/2,)
-angles = np.arange(6)[:, None] * theta  # (T, d/2): position p · θ_i
-cos = np.cos(np.concatenate([angles, angles], -1))[None, :, None, :]
-sin = np.sin(np.concatenate([angles, angles], -1))[None, :, None, :]
-x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-by_hand = x * cos + np.concatenate([-x2, x1], -1) * sin
+by_hand = numpy(apply_rope(x))  # yours
 rotated = numpy(rope(x))
 print("by hand == RotaryEmbedding:", np.allclose(by_hand, rotated, atol=1e-5))
 print("norms before:", np.linalg.norm(x, axis=-1).ravel().round(4))
