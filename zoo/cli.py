@@ -1,4 +1,4 @@
-"""`python -m zoo train|evaluate|translate|sample|generate ...`.
+"""`python -m zoo train|evaluate|translate|sample|generate|export ...`.
 
 A user mistake (an unknown model, preset or config field, a bad value, a
 missing or damaged work directory or backup) prints one or two lines on
@@ -30,6 +30,8 @@ EXAMPLES = """examples:
   python -m zoo translate workdirs/rnn-translator-cpu "I like tea."
   python -m zoo sample workdirs/sagan-cpu --num-images 50 --seed 7
   python -m zoo generate workdirs/gpt-cpu "It is a truth" --top-p 0.9
+  python -m zoo generate workdirs/gpt-cpu "Emma" --attention-plot emma.png
+  python -m zoo export workdirs/gpt-cpu --top-p 0.9
 """
 MAX_METRICS = 20  # lines of metrics in the end-of-run summary
 
@@ -118,10 +120,18 @@ def build_parser():
     )
     train.add_argument(
         "--distribute",
-        choices=["none", "mirrored", "multi-worker"],
+        choices=[
+            "none",
+            "mirrored",
+            "multi-worker",
+            "data-parallel",
+            "model-parallel",
+        ],
         default="none",
-        help="tf.distribute strategy: mirrored = all local GPUs (or CPUs); "
-        "multi-worker reads TF_CONFIG",
+        help="TensorFlow: mirrored = all local GPUs (or CPUs), multi-worker "
+        "= one process per machine, the cluster in TF_CONFIG; JAX: "
+        "data-parallel or model-parallel over the local devices "
+        "(README: More than one machine). Default: none",
     )
     train.add_argument("--seed", type=int, default=0, help="global seed")
     train.add_argument(
@@ -218,6 +228,50 @@ def build_parser():
         default=1,
         help="continuations, generated as one batch (1 streams). Default: 1",
     )
+    generate.add_argument(
+        "--attention-plot",
+        default=None,
+        metavar="PNG",
+        help="also draw every head's attention over the prompt in one "
+        "decoder layer (--layer) to this PNG file",
+    )
+    generate.add_argument(
+        "--layer",
+        type=int,
+        default=0,
+        help="the decoder layer of --attention-plot, from 0. Default: 0",
+    )
+
+    export = sub.add_parser(
+        "export",
+        help="write a string-to-string SavedModel (transformer, gpt)",
+        description="Export a trained translator or language model as a "
+        "SavedModel with the tokenizer and the decoding loop in the graph; "
+        "it loads with TensorFlow and tensorflow-text alone.",
+    )
+    export.add_argument("workdir")
+    export.add_argument(
+        "--out", default=None, help="directory. Default: <workdir>/export"
+    )
+    export.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="gpt: KV-cache slots, prompt plus new tokens. Default: the "
+        "model's context_length",
+    )
+    export.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="gpt: top-k truncation of the `sample` signature",
+    )
+    export.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="gpt: top-p truncation of the `sample` signature",
+    )
     return parser
 
 
@@ -226,7 +280,10 @@ def _train(args):
         from zoo import harness
 
         presets = registry.presets(args.model)
-        start_tensorflow()
+        if args.distribute != "multi-worker":
+            # (MultiWorkerMirroredStrategy starts TensorFlow's devices
+            # itself: it must configure them first.)
+            start_tensorflow()
     if args.preset not in presets:
         raise UsageError(
             f"--preset must be one of {', '.join(presets)} for {args.model}. "
@@ -250,13 +307,18 @@ def _train(args):
             verbose=0 if args.quiet else 1,
         )
     except ValueError as error:
-        message = str(error).replace("`backup_every`", "--backup-every")
+        message = (
+            str(error)
+            .replace("`backup_every`", "--backup-every")
+            .replace("distribute=", "--distribute=")
+        )
         raise UsageError(message) from None
     workdir = pathlib.Path(
         args.workdir or os.path.join("workdirs", f"{args.model}-{args.preset}")
     )
     if args.restart:
-        config_utils.clear_run(workdir)
+        if harness.is_chief(args.distribute):  # the chief's workdir only
+            config_utils.clear_run(workdir)
     else:
         config_utils.check_backup(workdir)
     package = registry.get(args.model)
@@ -418,6 +480,11 @@ def _check_generate_args(args):
     ):
         if not ok:
             raise UsageError(f"{flag} must be {what}. Received: {flag} {value}")
+    if args.attention_plot is None and args.layer != 0:
+        raise UsageError(
+            f"--layer chooses the layer of --attention-plot; none was given. "
+            f"Received: --layer {args.layer}"
+        )
 
 
 def _generate(args):
@@ -428,6 +495,13 @@ def _generate(args):
             f"`generate` needs a language model's work directory (gpt); "
             f"`{args.workdir}` holds a {name} run."
         )
+    if args.attention_plot is not None:  # checked before generating
+        layers = package.config_from_workdir(args.workdir).num_layers
+        if not 0 <= args.layer < layers:
+            raise UsageError(
+                f"--layer must be in 0..{layers - 1} (this model has "
+                f"{layers} decoder layers). Received: --layer {args.layer}"
+            )
 
     def write(text):
         print(text, end="", flush=True)
@@ -448,6 +522,43 @@ def _generate(args):
     else:
         for i, text in enumerate(texts, start=1):
             print(f"--- sample {i}\n{text}")
+    if args.attention_plot is not None:
+        path = package.attention_pictures(
+            args.workdir, args.prompt, args.layer, args.attention_plot
+        )
+        print(f"wrote {path}")
+    return 0
+
+
+def _export(args):
+    name, package = _package_of(args.workdir)
+    if not hasattr(package, "export"):
+        raise UsageError(
+            f"`export` needs a transformer or gpt work directory; "
+            f"`{args.workdir}` holds a {name} run."
+        )
+    options = {
+        flag: value
+        for flag, value in (
+            ("max_length", args.max_length),
+            ("top_k", args.top_k),
+            ("top_p", args.top_p),
+        )
+        if value is not None
+    }
+    if options and name != "gpt":
+        flags = ", ".join("--" + o.replace("_", "-") for o in options)
+        raise UsageError(f"{flags}: options of a gpt export, not of {name}.")
+    try:
+        path = package.export(args.workdir, args.out, **options)
+    except UsageError as error:  # names `max_length`: name the flag
+        message = str(error)
+        for option in options:
+            flag = "--" + option.replace("_", "-")
+            message = message.replace(f"`{option}`", flag)
+            message = message.replace(f"{option}=", f"{flag} ")
+        raise UsageError(message) from None
+    print(f"wrote {path}")
     return 0
 
 
@@ -457,6 +568,7 @@ COMMANDS = {
     "translate": _translate,
     "sample": _sample,
     "generate": _generate,
+    "export": _export,
 }
 
 

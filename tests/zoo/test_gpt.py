@@ -1,6 +1,7 @@
 """The GPT language model: Austen data, tokenizer, bits per character,
-tiny training with exact resume, cached generation, `python -m zoo
-generate`."""
+tiny training (through the CLI) with exact resume, cached generation and
+its sampling distributions, `python -m zoo generate`, attention pictures,
+save -> reload and the SavedModel export in fresh processes."""
 
 import dataclasses
 import gzip
@@ -8,9 +9,13 @@ import importlib
 import io
 import json
 import math
+import os
 import random
 import struct
+import subprocess
+import sys
 import tarfile
+import textwrap
 import zlib
 
 import keras
@@ -143,13 +148,18 @@ def test_a_text_file_splits_into_contiguous_paragraphs(text_file):
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory, text_file):
+def tokenizer_dir(tmp_path_factory, text_file):
     workdir = tmp_path_factory.mktemp("tokenizer")
     texts = austen.load_corpus(str(text_file)).train
     (workdir / decode.TOKENIZER_FILE).write_bytes(
         gpt_train.learn_tokenizer(texts, 320)
     )
-    return decode.load_tokenizer(workdir)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tokenizer_dir):
+    return decode.load_tokenizer(tokenizer_dir)
 
 
 def test_tokenizer_round_trips_even_unseen_characters(tokenizer):
@@ -211,8 +221,14 @@ def _model(changes, seed=1):
         {"architecture": "gpt2"},
         {"architecture": "modern", "num_key_value_heads": 1},
         {"architecture": "modern", "sliding_window": 4},
+        {
+            "architecture": "modern",
+            "num_heads": 4,
+            "num_key_value_heads": 2,
+            "sliding_window": 3,
+        },
     ],
-    ids=["gpt2", "modern-gqa", "modern-window"],
+    ids=["gpt2", "modern-gqa", "modern-window", "modern-gqa2-window"],
 )
 def test_cached_greedy_equals_the_full_pass_token_by_token(changes):
     model = _model(changes)
@@ -250,6 +266,65 @@ def test_sampling_is_seeded_and_top_k_1_is_greedy():
     np.testing.assert_array_equal(top1, decode.generate_ids(model, prompt, 6))
 
 
+def _allowed_distribution(logits, temperature, top_k=None, top_p=None):
+    """The target of `sample`, in NumPy: `softmax(logits / temperature)`
+    cut to the k likeliest tokens, then to the smallest set of likeliest
+    tokens whose mass reaches p, renormalised."""
+    z = logits.astype("float64") / temperature
+    probs = np.exp(z - z.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    keep = np.zeros(len(probs), bool)
+    keep[order[: top_k or len(probs)]] = True
+    if top_p is not None:
+        kept = probs * keep
+        kept /= kept.sum()
+        before = np.cumsum(kept[order]) - kept[order]
+        keep[order[before >= top_p]] = False
+    target = probs * keep
+    return target / target.sum()
+
+
+def _chi_square_limit(df, z=3.09):
+    """The chi-square value exceeded with probability 0.001 (z = 3.09), by
+    the Wilson-Hilferty approximation."""
+    return df * (1 - 2 / (9 * df) + z * math.sqrt(2 / (9 * df))) ** 3
+
+
+@pytest.mark.parametrize(
+    "top_k, top_p", [(6, None), (None, 0.7), (8, 0.8)], ids=str
+)
+def test_top_k_top_p_samples_follow_the_truncated_distribution(top_k, top_p):
+    model = _model({"architecture": "modern"}, seed=3)
+    prompt = np.array([3, 40, 41, 42], "int32")
+    # The random logits lie within +-0.05: 0.008 spreads them to a few
+    # likely tokens and a long tail, which the truncations cut.
+    temperature = 0.008
+    logits = keras.ops.convert_to_numpy(model(prompt[None]))[0, -1]  # (V,)
+    target = _allowed_distribution(logits, temperature, top_k, top_p)
+    allowed = np.flatnonzero(target)
+    assert 3 <= len(allowed) <= 12 and target.max() < 0.7  # a real spread
+    rows = 3000
+    tokens = decode.generate_ids(
+        model,
+        np.tile(prompt, (rows, 1)),
+        1,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=11,
+    )[:, 0]
+    assert set(tokens.tolist()) <= set(allowed.tolist())
+    counts = np.bincount(tokens, minlength=len(target))[allowed]
+    expected = rows * target[allowed]
+    chi_square = float(((counts - expected) ** 2 / expected).sum())
+    assert chi_square < _chi_square_limit(len(allowed) - 1), (
+        chi_square,
+        counts,
+        expected.round(1),
+    )
+
+
 # Training and the CLI ------------------------------------------------------
 
 
@@ -265,10 +340,14 @@ def _weights(path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, text_file):
+    """`python -m zoo train gpt --preset tiny` on the fixture text."""
     workdir = tmp_path_factory.mktemp("gpt") / "run"
+    command = ["train", "gpt", "--preset", "tiny", "--data", str(text_file)]
+    command += ["--workdir", str(workdir), "--backup-every", "3", "--quiet"]
+    assert main(command) == 0
     config = dataclasses.replace(PRESETS["tiny"], data=str(text_file))
     options = harness.RunOptions(backup_every=3, verbose=0)
-    metrics = gpt_train.train(config, workdir, options)
+    metrics = json.loads((workdir / "metrics.json").read_text())
     return workdir, config, options, metrics
 
 
@@ -342,3 +421,204 @@ def test_cli_generate_prints_and_names_mistakes(trained, capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
     assert main([*args[:3], "--top-k", "x"]) == 2  # argparse: a number
     assert "invalid int value" in capsys.readouterr().err
+
+
+# Attention pictures ---------------------------------------------------------
+
+
+def test_attention_pictures_draw_causal_heads(trained, tmp_path, monkeypatch):
+    workdir = str(trained[0])
+    plotted = []
+    plot = decode.visualize.plot_attention_heads
+    monkeypatch.setattr(
+        decode.visualize,
+        "plot_attention_heads",
+        lambda weights, *a, **k: (
+            plotted.append(weights) or plot(weights, *a, **k)
+        ),
+    )
+    png = tmp_path / "plots" / "heads.png"
+    args = ["generate", workdir, "It is a", "--max-new-tokens", "2"]
+    assert main([*args, "--greedy", "--attention-plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (weights,) = plotted
+    tokens = len(
+        decode.prompt_ids_of(decode.load_tokenizer(workdir), "It is a")
+    )
+    assert weights.shape == (2, tokens, tokens) and tokens >= 3  # 2 heads
+    np.testing.assert_array_equal(np.triu(weights, k=1), 0.0)  # causal
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    assert not np.allclose(weights[0], weights[1])  # each head its own
+    # A modern model with a window: the same contract, through the function.
+    model = _model({"architecture": "modern", "sliding_window": 2})
+    window = decode.attention_weights(model, [3, 40, 41, 42, 43], 1)
+    np.testing.assert_array_equal(np.triu(window, k=1), 0.0)
+    np.testing.assert_array_equal(np.tril(window, k=-2), 0.0)  # 2 keys
+    np.testing.assert_allclose(window.sum(-1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="Received: layer=2"):
+        decode.attention_weights(model, [3, 40], 2)
+
+
+def test_cli_attention_plot_names_mistakes(trained, tmp_path, capsys):
+    workdir = str(trained[0])
+    png = str(tmp_path / "a.png")
+    for args, fragment in (
+        ([workdir, "It", "--attention-plot", png, "--layer", "2"], "0..1"),
+        ([workdir, "It", "--layer", "1"], "--layer chooses the layer"),
+        ([str(tmp_path / "none"), "It", "--attention-plot", png], "not exist"),
+    ):
+        assert main(["generate", *args]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) <= 2
+    assert not (tmp_path / "a.png").exists()
+
+
+# Save -> reload, and the SavedModel export, in fresh processes --------------
+
+
+def _run_python(script, timeout=600):
+    """Run `script` in a fresh Python; its last stdout line, as JSON."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # a fresh TensorFlow process: ~20 s on 2 cores
+def test_saved_model_reloads_in_a_fresh_process_and_generates_the_same(
+    trained,
+):
+    workdir = trained[0]
+    model = decode.load_model(workdir)
+    prompt = np.array([[3, 40, 41, 42, 43]], "int32")
+    greedy = decode.generate_ids(model, prompt, 8)
+    logits = keras.ops.convert_to_numpy(model(prompt))
+    # `zoo.gpt.model` registers the class: no custom_objects.
+    got = _run_python(
+        f"""
+        import json
+        import keras
+        import numpy as np
+        import zoo.gpt.model  # noqa: F401
+        from zoo.gpt import decode
+        model = keras.saving.load_model({str(workdir / "model.keras")!r})
+        prompt = np.array({prompt.tolist()!r}, "int32")
+        print(json.dumps({{
+            "class": type(model).__name__,
+            "greedy": decode.generate_ids(model, prompt, 8).tolist(),
+            "logits": keras.ops.convert_to_numpy(model(prompt)).tolist(),
+        }}))
+        """
+    )
+    assert got["class"] == "GPT"
+    assert got["greedy"] == greedy.tolist()
+    np.testing.assert_allclose(got["logits"], logits, atol=1e-6)
+
+
+def test_in_graph_tokenizer_matches_the_python_one(tokenizer, tokenizer_dir):
+    export = importlib.import_module("zoo.gpt.export")
+    proto = (tokenizer_dir / decode.TOKENIZER_FILE).read_bytes()
+    in_graph = export.InGraphTokenizer(proto)
+    for prompt in ("It is a truth — née 3 £.", ""):
+        np.testing.assert_array_equal(
+            in_graph.prompt_ids(prompt), decode.prompt_ids_of(tokenizer, prompt)
+        )
+    words = decode.encode(tokenizer, ["Emma wrote", "to her sister."])
+    a, b = words
+    eos, pad = decode.EOS_ID, decode.PAD_ID
+    rows = [
+        [eos, eos, *a, eos, *b, eos, eos, *a],  # leading, inner, empty
+        [*b, pad, *a, eos],  # padding inside, a trailing break
+        [pad, eos, pad, eos, *a],  # leading breaks around padding
+        [eos, pad, eos],  # nothing at all
+    ]
+    width = max(map(len, rows))
+    ids = np.array([r + [pad] * (width - len(r)) for r in rows], "int32")
+    texts = [t.decode("utf-8") for t in in_graph.detokenize(ids).numpy()]
+    assert texts == [decode.decode_text(tokenizer, row) for row in rows]
+    assert texts[1] == "to her sister. Emma wrote\n\n" and texts[3] == ""
+
+
+@pytest.mark.slow  # exporting traces the loops; a fresh TensorFlow: ~60 s
+def test_export_generates_in_a_fresh_process_with_tensorflow_only(
+    trained, tmp_path, capsys
+):
+    workdir = trained[0]
+    out = tmp_path / "export"
+    assert main(["export", str(workdir), "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    prompt = "It is a"
+    expected = {
+        "greedy": gpt_train.generate(
+            workdir, prompt, max_new_tokens=6, temperature=0.0
+        ),
+        "sample": gpt_train.generate(
+            workdir, prompt, max_new_tokens=5, seed=3, num_samples=4
+        ),
+    }
+    assert len(set(expected["sample"])) > 1
+    # Only TensorFlow and tensorflow-text (which bring Keras with them):
+    # keras-hub, keras_attn and zoo are made unimportable in the child.
+    got = _run_python(
+        f"""
+        import json, sys
+        for name in ("keras_hub", "keras_attn", "zoo"):
+            sys.modules[name] = None
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the ops)
+        gpt = tf.saved_model.load({str(out)!r})
+        prompt = tf.constant({prompt!r})
+        def texts(result):
+            return [t.decode("utf-8", "replace")
+                    for t in result["text"].numpy()]
+        sample = gpt.signatures["serving_default"]
+        args = dict(prompt=prompt, max_new_tokens=tf.constant(5),
+                    temperature=tf.constant(1.0), seed=tf.constant(3),
+                    num_samples=tf.constant(4))
+        out = {{
+            "greedy": texts(gpt.signatures["greedy"](
+                prompt=prompt, max_new_tokens=tf.constant(6))),
+            "sample": texts(sample(**args)),
+            "again": texts(sample(**args)),
+            "other_seed": texts(sample(**{{**args, "seed": tf.constant(4)}})),
+            "cold": gpt.sample(prompt, tf.constant(6), tf.constant(1e-4),
+                               tf.constant(0), tf.constant(1))["token_ids"]
+                    .numpy().tolist(),
+            "hot": gpt.greedy(prompt, tf.constant(6))["token_ids"]
+                   .numpy().tolist(),
+        }}
+        try:  # the prompt (>= 2 tokens) and 15 new exceed 16 slots
+            gpt.greedy(prompt, tf.constant(15))
+        except tf.errors.InvalidArgumentError as error:
+            out["too_long"] = "exceed the exported max_length (16)" in str(
+                error)
+        print(json.dumps(out))
+        """
+    )
+    assert got["greedy"] == expected["greedy"]
+    assert got["sample"] == got["again"] == expected["sample"]
+    assert got["other_seed"] != got["sample"]
+    assert got["cold"] == got["hot"]  # temperature reaches the logits
+    assert got["too_long"] is True
+
+
+def test_cli_export_names_mistakes(trained, capsys):
+    workdir = str(trained[0])
+    for extra, fragment in (
+        (["--max-length", "17"], "--max-length must be at most"),
+        (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+        (["--top-k", "0"], "--top-k must be a positive integer"),
+    ):
+        assert main(["export", workdir, *extra]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) <= 2
+    assert not (trained[0] / "export").exists()

@@ -238,3 +238,14 @@ def test_resuming_with_another_config_suggests_restart(tmp_path):
     other = dataclasses.replace(tiny, epochs=tiny.epochs + 1)
     with pytest.raises(UsageError, match="pass --restart"):
         prepare_workdir(tmp_path, other, RunOptions())
+
+
+def test_resuming_with_the_same_config_is_allowed_with_tuple_fields(tmp_path):
+    from zoo.harness import prepare_workdir
+    from zoo.transformer_translator import PRESETS
+
+    tiny = dataclasses.replace(PRESETS["tiny"], bucket_boundaries=(8, 16))
+    prepare_workdir(tmp_path, tiny, RunOptions())
+    (tmp_path / "backup").mkdir()
+    # config.json holds the tuple as a JSON list: still the same config.
+    assert prepare_workdir(tmp_path, tiny, RunOptions()) == tmp_path

@@ -45,6 +45,11 @@ ALLOWED_EXTRA = {
     # search in the graph; loads with TensorFlow alone): model-specific,
     # and as large as a decode.py, so it keeps its own file.
     ("transformer_translator", "export.py"),
+    # The GPT's string-to-string SavedModel (sentencepiece tokenizer and
+    # the cached sampling loop in the graph; loads with TensorFlow and
+    # tensorflow-text alone): the same role as the translator's export.py,
+    # model-specific, and too large for decode.py.
+    ("gpt", "export.py"),
 }
 ALLOWED_TOP_LEVEL_EXTRA = set()  # none: keep it that way
 

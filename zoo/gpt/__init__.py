@@ -3,6 +3,8 @@
 
 from zoo.gpt.config import PRESETS
 from zoo.gpt.config import Config
+from zoo.gpt.decode import attention_pictures
+from zoo.gpt.export import export
 from zoo.gpt.model import GPT
 from zoo.gpt.model import build
 from zoo.gpt.train import config_from_workdir
@@ -14,9 +16,11 @@ __all__ = [
     "GPT",
     "PRESETS",
     "Config",
+    "attention_pictures",
     "build",
     "config_from_workdir",
     "evaluate",
+    "export",
     "generate",
     "train",
 ]

@@ -5,23 +5,30 @@ KV-cached decoding through `keras_attn.generation`, streaming.
 (`GPT.prefill`), then runs one cached step per token (`GPT.step`) inside
 `keras_attn.generation.greedy_search` / `sample` (temperature, top-k,
 top-p, seed), batched. Without a `callback` the whole loop is one
-`tf.function` (XLA with `jit_compile=True`), traced once per shape; with
-one (streaming), the loop runs in Python around the compiled prefill and
-step, so each token reaches the callback as soon as it is chosen.
+`tf.function` (XLA with `jit_compile=True`; `jax.jit` on JAX), traced
+once per shape; with one (streaming), the loop runs in Python around the
+compiled prefill and step, so each token reaches the callback as soon
+as it is chosen.
 
 `full_pass_greedy` is the reference: the whole model re-run on the prefix
 for every token, no cache; cached greedy decoding must give the same
 tokens (tested for both architectures).
+
+`attention_pictures` draws every head of one decoder layer over a prompt
+with `keras_attn.visualize.plot_attention_heads`
+(`python -m zoo generate ... --attention-plot PNG --layer L`).
 """
 
 import pathlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_attn import generation
+from keras_attn import visualize
+from zoo.config_utils import UsageError
+from zoo.harness import compiled
 
 TOKENIZER_FILE = "tokenizer.model"
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3  # EOS ends a paragraph
@@ -113,22 +120,52 @@ def generate_ids(
         jit_compile: XLA-compile the loop (no callback only).
     """
     prompt = ops.convert_to_tensor(np.asarray(prompt_ids, "int32"))
-    batch, length = prompt.shape
-    total = length + max_new_tokens
-    if model.position_embedding is not None and total > model.context_length:
+    length = prompt.shape[1]
+    if (
+        model.position_embedding is not None
+        and length + max_new_tokens > model.context_length
+    ):
         raise ValueError(
             f"The prompt ({length} tokens) plus `max_new_tokens` "
             f"({max_new_tokens}) exceed this gpt2 model's context_length "
             f"({model.context_length}, its position table)."
         )
+    run = decode_fn(
+        model,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        callback=callback,
+        jit_compile=jit_compile,
+    )
+    return ops.convert_to_numpy(run(prompt))
+
+
+def decode_fn(
+    model,
+    max_new_tokens,
+    temperature=0.0,
+    top_k=None,
+    top_p=None,
+    seed=0,
+    callback=None,
+    jit_compile=False,
+):
+    """`f(prompt (B, P) int32) -> (B, max_new_tokens)` tokens, reusable:
+    without a `callback` compiled (`zoo.harness.compiled`: a `tf.function`,
+    XLA with `jit_compile`; `jax.jit`), traced once per prompt shape.
+    Arguments as `generate_ids`."""
     search = _sampler(temperature, top_k, top_p, seed)
-    step = tf.function(model.step)
-    prefill = tf.function(model.prefill)
+    step = compiled(model.step)
+    prefill = compiled(model.prefill)
 
     def run(prompt):
+        batch, length = prompt.shape
         tokens, _ = search(
             step,
-            model.init_cache(batch, total),
+            model.init_cache(batch, length + max_new_tokens),
             max_new_tokens,
             prompt=prompt,
             prefill_fn=prefill,
@@ -137,8 +174,8 @@ def generate_ids(
         return tokens
 
     if callback is None:
-        run = tf.function(run, jit_compile=jit_compile)
-    return ops.convert_to_numpy(run(prompt))
+        run = compiled(run, jit_compile=jit_compile)
+    return run
 
 
 def full_pass_greedy(model, prompt_ids, max_new_tokens):
@@ -194,3 +231,54 @@ def load_model(workdir):
     import zoo.gpt.model  # noqa: F401  (registers the class)
 
     return keras.saving.load_model(pathlib.Path(workdir) / "model.keras")
+
+
+def attention_weights(model, token_ids, layer):
+    """`(N, T, T)` self-attention weights of decoder layer `layer` (from 0)
+    for one `(T,)` sequence: the heads the model uses in training (causal;
+    zero outside a sliding window)."""
+    if (
+        isinstance(layer, bool)
+        or not isinstance(layer, int)
+        or not 0 <= layer < model.num_layers
+    ):
+        raise UsageError(
+            f"`layer` must be in 0..{model.num_layers - 1} (this model has "
+            f"{model.num_layers} decoder layers). Received: layer={layer!r}"
+        )
+    ids = np.asarray(token_ids, "int32")[None]  # (1, T)
+    x = model._embed(ids, training=False)  # (1, T, D)
+    _, scores = model.decoder(
+        x, use_causal_mask=True, return_attention_scores=True, training=False
+    )
+    self_weights, _ = scores[layer]  # (1, N, T, T), no cross-attention
+    return ops.convert_to_numpy(self_weights)[0]
+
+
+def token_labels(tokenizer, ids):
+    """A label per id: the sentencepiece piece; the paragraph start "¶"."""
+    return [
+        "¶" if int(i) == EOS_ID else str(tokenizer.id_to_token(int(i)))
+        for i in ids
+    ]
+
+
+def attention_pictures(workdir, prompt, layer, path):
+    """Draw every head of decoder layer `layer` (from 0) over `prompt`
+    (after its paragraph start) into the PNG `path`; returns the path."""
+    model = load_model(workdir)
+    tokenizer = load_tokenizer(workdir)
+    ids = prompt_ids_of(tokenizer, prompt)
+    weights = attention_weights(model, ids, layer)  # (N, T, T)
+    labels = token_labels(tokenizer, ids)
+    figure = visualize.plot_attention_heads(
+        weights,
+        labels,
+        labels,
+        ncols=min(4, len(weights)),
+        title=f"{model.name}: layer {layer}, {len(weights)} heads",
+    )
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path

@@ -14,6 +14,7 @@ from zoo.translation import run
 def train(config, workdir, options):
     """Train, save and score an RNN translator; returns the metrics."""
     trained = run.fit(config, workdir, options, build, compile_model)
+    workdir = trained.workdir  # a non-chief worker writes elsewhere
     translator = Translator(
         trained.model,
         trained.source_tokenizer,

@@ -17,6 +17,7 @@ so the two must give the same tokens (tested); it is the benchmark's
 baseline (a).
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -35,8 +36,8 @@ def cached_decode_fn(model, max_length, beam_size=1, alpha=0.6, end_id=END_ID):
         memory, source_mask = model.encode(source_ids, training=False)
         cache = model.init_cache(memory, max_length)
         self_cache = tuple(layer[0] for layer in cache)
-        cross_cache, source_mask = tf.nest.map_structure(
-            lambda t: tf.repeat(t, beam_size, axis=0),
+        cross_cache, source_mask = keras.tree.map_structure(
+            lambda t: ops.repeat(t, beam_size, axis=0),
             (tuple(layer[1] for layer in cache), source_mask),
         )
 
@@ -46,7 +47,7 @@ def cached_decode_fn(model, max_length, beam_size=1, alpha=0.6, end_id=END_ID):
             )
             return logits, tuple(layer[0] for layer in new_cache)
 
-        batch = tf.shape(source_ids)[0]
+        batch = ops.shape(source_ids)[0]
         return search(
             step, self_cache, batch, max_length, beam_size, alpha, end_id
         )

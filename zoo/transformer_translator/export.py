@@ -24,6 +24,7 @@ import pathlib
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from zoo.config_utils import UsageError
 from zoo.data import END_ID
 from zoo.data import PAD_ID
 from zoo.data import START_ID
@@ -84,9 +85,11 @@ class InGraphTokenizer(tf.Module):
     def tokenize(self, texts):
         """`(B,)` strings -> `(B, None)` ragged int32 ids."""
         if self.language == "ja":
-            raise ValueError(
-                "A Japanese source needs MeCab segmentation, which cannot "
-                "run inside a SavedModel. Received: language='ja'"
+            raise UsageError(
+                "This translator's source is Japanese, which needs MeCab "
+                "segmentation; that cannot run inside a SavedModel, so it "
+                "cannot be exported. Export a model trained from English "
+                "(the default direction). Received: language='ja'"
             )
         if self.lowercase:
             texts = tf_text.case_fold_utf8(texts)

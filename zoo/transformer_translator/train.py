@@ -3,6 +3,7 @@ and `export(workdir)` for the Transformer translator."""
 
 import pathlib
 
+import keras
 import numpy as np
 
 from zoo.transformer_translator import export as export_lib
@@ -88,6 +89,7 @@ def train(config, workdir, options):
     """Train, save, score and export a Transformer translator."""
     buckets = list(config.bucket_boundaries) or None
     trained = run.fit(config, workdir, options, build, compile_model, buckets)
+    workdir = trained.workdir  # a non-chief worker writes elsewhere
     translator = Translator(
         trained.model,
         trained.source_tokenizer,
@@ -101,7 +103,8 @@ def train(config, workdir, options):
         sentence = trained.splits.test[0][0]
         plots = pathlib.Path(workdir) / "plots"
         translator.plot_translation(sentence, None, plots, "cross")
-    if languages(config)[0] != "ja":
+    # The SavedModel is a TensorFlow graph: exported from TensorFlow runs.
+    if languages(config)[0] != "ja" and keras.config.backend() == "tensorflow":
         export_lib.export(translator, pathlib.Path(workdir) / "export")
         metrics["export"] = str(pathlib.Path(workdir) / "export")
     return run.finish(trained, metrics, workdir)

@@ -5,6 +5,8 @@ import math
 import pathlib
 from typing import NamedTuple
 
+import keras
+
 from zoo.data import LANGUAGE_PAIRS
 from zoo.data import TranslationTokenizer
 from zoo.data import build_tokenizers
@@ -78,6 +80,13 @@ def get_tokenizers(config, train_pairs, workdir):
     return source, target
 
 
+def static_shapes():
+    """Whether batches are padded to `max_length`: on JAX, where `jax.jit`
+    compiles the train step once per batch shape (TensorFlow's trainer
+    relaxes shapes instead, so there batches keep their own length)."""
+    return keras.config.backend() == "jax"
+
+
 def training_stream(config, pairs, source, target, seed, buckets=None):
     """A deterministic repeated stream of full batches, and steps/epoch.
 
@@ -95,6 +104,7 @@ def training_stream(config, pairs, source, target, seed, buckets=None):
         shuffle=True,
         seed=seed,
         bucket_boundaries=buckets,
+        pad_to_max_length=static_shapes(),
         drop_remainder=True,
         repeat=True,
     )
@@ -108,6 +118,7 @@ def evaluation_dataset(config, pairs, source, target):
         target,
         batch_size=config.batch_size,
         max_length=config.max_length,
+        pad_to_max_length=static_shapes(),
     )
 
 

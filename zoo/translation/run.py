@@ -27,6 +27,7 @@ class Trained(NamedTuple):
     prepare_seconds: float
     train_seconds: float
     start: float
+    workdir: object  # where this process writes (a non-chief worker's: temp)
 
 
 def built(model):
@@ -71,6 +72,7 @@ def fit(config, workdir, options, build, compile_model, buckets=None):
         prepare_seconds,
         fit_seconds,
         start,
+        workdir,
     )
 
 

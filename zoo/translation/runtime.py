@@ -5,11 +5,14 @@ shape bucket."""
 import hashlib
 import re
 
+import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_attn import generation
 from zoo.data import START_ID
+from zoo.harness import compiled
 
 # Decoding is compiled once per (beam size, batch bucket, length bucket):
 # a batch is padded to the next bucket (extra rows repeat its first
@@ -64,7 +67,8 @@ class BaseTranslator:
     Subclasses implement `_build_decode(beam_size)`: a Python function from
     `(B, S)` int32 source ids to `(tokens (B, L), scores (B,))`. It is
     traced once per beam size (1 = greedy) and bucketed batch shape into a
-    `tf.function` concrete function (XLA-compiled where `jit_compile`).
+    `tf.function` concrete function (XLA-compiled where `jit_compile`) on
+    TensorFlow, and by `jax.jit` on JAX (`zoo.harness.compiled`).
     """
 
     jit_compile = False
@@ -93,13 +97,14 @@ class BaseTranslator:
             )
         key = (beam_size, batch, length)
         if key not in self._compiled:
-            fn = tf.function(
-                self._build_decode(beam_size), jit_compile=self.jit_compile
-            )
-            # A concrete function for exactly this shape: traced here, once.
-            self._compiled[key] = fn.get_concrete_function(
-                tf.TensorSpec((batch, length), tf.int32)
-            )
+            fn = compiled(self._build_decode(beam_size), self.jit_compile)
+            if keras.config.backend() == "tensorflow":
+                # A concrete function for exactly this shape: traced here,
+                # once (jax.jit traces once per shape by itself).
+                fn = fn.get_concrete_function(
+                    tf.TensorSpec((batch, length), tf.int32)
+                )
+            self._compiled[key] = fn
         return self._compiled[key]
 
     def source_ids(self, sentences):
@@ -121,9 +126,11 @@ class BaseTranslator:
             width = _bucket(length, LENGTH_BUCKETS, self.config.max_length)
             ids = tf.concat([ids, tf.repeat(ids[:1], batch - rows, 0)], 0)
             ids = tf.pad(ids, [[0, 0], [0, width - length]])  # (batch, width)
-            t, s = self._decode_fn(beam_size, batch, width)(ids)
-            tokens.append(t.numpy()[:rows])
-            scores.append(s.numpy()[:rows])
+            t, s = self._decode_fn(beam_size, batch, width)(
+                ops.convert_to_tensor(ids.numpy())
+            )
+            tokens.append(ops.convert_to_numpy(t)[:rows])
+            scores.append(ops.convert_to_numpy(s)[:rows])
         return np.concatenate(tokens), np.concatenate(scores)
 
     def translate(self, sentences, beam_size=1, batch_size=256):
