@@ -272,7 +272,9 @@ def scaled_dot_product_attention(
         raise ValueError(f"`scale` must be positive. Received: scale={scale}")
     # Scale the query (T·H values) rather than the logits (T·S values); in
     # float16 this also keeps the dot products further from overflow.
-    query = ops.multiply(query, ops.cast(scale, query.dtype))
+    # convert_to_tensor, not cast: cast rounds a Python float to float32
+    # first, which costs float64 inputs half their precision.
+    query = ops.multiply(query, ops.convert_to_tensor(scale, query.dtype))
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # (..., T, S)
     if logit_soft_cap is not None:
         scores = soft_cap(scores, logit_soft_cap)
