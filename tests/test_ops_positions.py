@@ -4,8 +4,6 @@ Fast, value-level tests written to kill mutants (docs/testing.md); the
 layers that use these ops have their own tests.
 """
 
-import math
-
 import keras
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from keras import ops
 from keras_attn.ops import alibi_bias
 from keras_attn.ops import alibi_slopes
 from keras_attn.ops import relative_position_bucket
+from tests.references import t5_bucket
 
 RELATIVE = np.arange(-300, 301)
 
@@ -80,24 +79,6 @@ def test_alibi_bias_is_float32_whatever_floatx():
     np.testing.assert_array_equal(_np(bias)[0], want)
 
 
-def _t5_bucket(relative, bidirectional, num_buckets, max_distance):
-    """T5's bucket of one `key_pos - query_pos`, in plain Python floats."""
-    offset, distance = 0, -relative  # distance into the past
-    if bidirectional:
-        num_buckets //= 2
-        if distance < 0:  # a future key
-            offset = num_buckets
-        distance = abs(distance)
-    else:
-        distance = max(distance, 0)
-    exact = num_buckets // 2
-    if distance < exact:
-        return offset + distance
-    log_ratio = math.log(distance / exact) / math.log(max_distance / exact)
-    bucket = exact + int(log_ratio * (num_buckets - exact))
-    return offset + min(bucket, num_buckets - 1)
-
-
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_bucket_defaults_match_the_t5_reference(bidirectional):
     # The defaults (32 buckets, max distance 128) are part of the contract:
@@ -108,7 +89,7 @@ def test_bucket_defaults_match_the_t5_reference(bidirectional):
         got = relative_position_bucket(RELATIVE)
     else:
         got = relative_position_bucket(RELATIVE, bidirectional=False)
-    want = [_t5_bucket(int(r), bidirectional, 32, 128) for r in RELATIVE]
+    want = [t5_bucket(int(r), bidirectional, 32, 128) for r in RELATIVE]
     got = _np(got)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, want)
@@ -126,7 +107,7 @@ def test_bucket_other_sizes_match_the_t5_reference(
         max_distance=max_distance,
     )
     want = [
-        _t5_bucket(int(r), bidirectional, num_buckets, max_distance)
+        t5_bucket(int(r), bidirectional, num_buckets, max_distance)
         for r in RELATIVE
     ]
     np.testing.assert_array_equal(_np(got), want)

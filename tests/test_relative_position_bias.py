@@ -1,5 +1,3 @@
-import math
-
 import keras
 import numpy as np
 import pytest
@@ -7,30 +5,13 @@ from keras import ops
 
 from keras_attn.layers.relative_position_bias import RelativePositionBias
 from tests.layer_contract import run_layer_contract
+from tests.references import t5_bucket
 
 N, T, S = 2, 3, 5
 
 
 def _np(x):
     return ops.convert_to_numpy(x)
-
-
-def _t5_bucket(relative, bidirectional, num_buckets, max_distance):
-    """T5's bucket of one `key_pos - query_pos`, in plain Python floats."""
-    offset, distance = 0, -relative  # distance into the past
-    if bidirectional:
-        num_buckets //= 2
-        if distance < 0:  # a future key
-            offset = num_buckets
-        distance = abs(distance)
-    else:
-        distance = max(distance, 0)
-    exact = num_buckets // 2
-    if distance < exact:
-        return offset + distance
-    log_ratio = math.log(distance / exact) / math.log(max_distance / exact)
-    bucket = exact + int(log_ratio * (num_buckets - exact))
-    return offset + min(bucket, num_buckets - 1)
 
 
 # (relative, bidirectional, bucket) for 32 buckets, max_distance 128, by
@@ -63,7 +44,7 @@ HAND = [
 
 def test_buckets_match_hand_computed_values():
     for relative, bidirectional, expected in HAND:
-        assert _t5_bucket(relative, bidirectional, 32, 128) == expected
+        assert t5_bucket(relative, bidirectional, 32, 128) == expected
     for bidirectional in (True, False):
         bias = RelativePositionBias(1, bidirectional=bidirectional)
         bias.embeddings.assign(np.arange(32, dtype="float32")[:, None])
@@ -87,7 +68,7 @@ def test_matches_numpy_reference(bidirectional):
     assert out.shape == (1, N, 4, 9)
     buckets = np.array(
         [
-            [_t5_bucket(j - (3 + i), bidirectional, 8, 6) for j in range(9)]
+            [t5_bucket(j - (3 + i), bidirectional, 8, 6) for j in range(9)]
             for i in range(4)
         ]
     )  # (T, S)
@@ -122,7 +103,7 @@ def test_query_offset_equals_slicing_the_full_bias():
     full = _np(layer(9, 9))  # (1, N, 9, 9), queries at 0..8
     table = _np(layer.embeddings)
     buckets = [
-        [_t5_bucket(j - i, True, 8, 6) for j in range(9)] for i in range(9)
+        [t5_bucket(j - i, True, 8, 6) for j in range(9)] for i in range(9)
     ]
     np.testing.assert_array_equal(
         full[0], np.transpose(table[buckets], (2, 0, 1))
@@ -193,7 +174,7 @@ def test_gradient_reaches_the_table():
     model.fit(np.zeros_like(y), y, epochs=1, verbose=0)
     moved = _np(host.bias.embeddings)  # started at zeros
     buckets = np.array(
-        [[_t5_bucket(j - i, True, 6, 4) for j in range(S)] for i in range(T)]
+        [[t5_bucket(j - i, True, 6, 4) for j in range(S)] for i in range(T)]
     )
     expected = np.zeros((6, N))
     for h in range(N):
