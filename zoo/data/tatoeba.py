@@ -228,6 +228,24 @@ def load_tatoeba(
     return limit_splits(splits, max_train_pairs, max_eval_pairs, max_chars)
 
 
+def load_sentences(language_pair="ja-en", data_dir=None, download=True):
+    """The source-side sentences of `load_tatoeba(language_pair)`'s splits:
+    monolingual text for a language model (`"ja-en"` gives Japanese).
+
+    A source sentence is in one split only, so the test sentences of a
+    translator trained on `language_pair` are never language-model
+    training text. Each sentence appears once, in split order (train is
+    already shuffled by `split_pairs`).
+
+    Returns:
+        `(train, validation, test)`, three lists of strings.
+    """
+    splits = load_tatoeba(language_pair, data_dir, download)
+    return tuple(
+        list(dict.fromkeys(source for source, _ in split)) for split in splits
+    )
+
+
 def _split_cache_header():
     # Any change to the data, the split procedure or its sizes changes this
     # line, which invalidates every cached split.

@@ -4,6 +4,7 @@ import dataclasses
 from typing import ClassVar
 
 from zoo.config_utils import check_fields
+from zoo.data.text import defaults_for
 
 ARCHITECTURES = ("gpt2", "modern")
 # "auto": the architecture's own (learned for gpt2, rope for modern).
@@ -17,7 +18,9 @@ class Config:
 
     Attributes:
         data: `"austen"` (Jane Austen's novels, split by book, see
-            zoo/data/austen.py) or the path of a UTF-8 text file
+            zoo/data/austen.py), `"tatoeba-ja"` (Tatoeba's Japanese
+            sentences, split as the ja-en translator's, see
+            zoo/data/tatoeba.py) or the path of a UTF-8 text file
             (paragraphs at blank lines, split 90/5/5 in order).
         architecture: `"gpt2"` (learned positions, LayerNorm, GELU,
             multi-head attention) or `"modern"` (RoPE, RMSNorm, SwiGLU,
@@ -25,6 +28,10 @@ class Config:
             input/output embeddings.
         vocabulary_size: sentencepiece BPE vocabulary, learned on the
             training split (4 ids reserved: pad, unk, bos, eos).
+        character_coverage: sentencepiece's share of training characters
+            given pieces of their own (rarer ones become UTF-8 bytes);
+            0 = the corpus's own (`zoo.data.text.CORPUS_DEFAULTS`: 1.0,
+            and 0.9995 for tatoeba-ja).
         context_length: T, tokens per training window (and the length of
             the gpt2 position table: generation stops there).
         num_layers, num_heads, model_dim, intermediate_dim, dropout: the
@@ -48,7 +55,8 @@ class Config:
             fixed number of steps (validation after each).
         learning_rate, warmup_fraction, weight_decay, clipnorm: AdamW,
             linear warmup then cosine decay to 10%.
-        prompt: the prompt of the sample written to metrics.json.
+        prompt: the prompt of the sample written to metrics.json; "" =
+            the corpus's own.
     """
 
     model_name: ClassVar[str] = "gpt"
@@ -56,6 +64,7 @@ class Config:
     data: str = "austen"
     architecture: str = "gpt2"
     vocabulary_size: int = 4096
+    character_coverage: float = 0.0
     context_length: int = 128
     num_layers: int = 4
     num_heads: int = 4
@@ -74,7 +83,7 @@ class Config:
     warmup_fraction: float = 0.05
     weight_decay: float = 0.1
     clipnorm: float = 1.0
-    prompt: str = "It is a truth universally acknowledged"
+    prompt: str = ""
 
     def __post_init__(self):
         check_fields(
@@ -92,7 +101,11 @@ class Config:
                 "learning_rate",
                 "clipnorm",
             ),
-            non_negative=("num_key_value_heads", "sliding_window"),
+            non_negative=(
+                "num_key_value_heads",
+                "sliding_window",
+                "character_coverage",
+            ),
             fractions=("dropout", "warmup_fraction", "weight_decay"),
             choices={
                 "architecture": ARCHITECTURES,
@@ -131,12 +144,30 @@ class Config:
                 "rope_scaling='none'. Received: rope_scaling_factor="
                 f"{factor!r}, rope_scaling={self.rope_scaling!r}"
             )
+        if self.character_coverage > 1.0:
+            raise ValueError(
+                "`character_coverage` must be in (0, 1], or 0 for the "
+                "corpus's own. Received: character_coverage="
+                f"{self.character_coverage!r}"
+            )
         if self.vocabulary_size < 300:
             raise ValueError(
                 "`vocabulary_size` must be at least 300 (256 byte pieces "
                 "and the reserved ids come first). Received: "
                 f"vocabulary_size={self.vocabulary_size}"
             )
+
+    @property
+    def coverage(self):
+        """`character_coverage` with 0 resolved by the corpus."""
+        if self.character_coverage:
+            return self.character_coverage
+        return defaults_for(self.data).character_coverage
+
+    @property
+    def sample_prompt(self):
+        """`prompt` with "" resolved by the corpus."""
+        return self.prompt or defaults_for(self.data).prompt
 
     @property
     def position_kind(self):

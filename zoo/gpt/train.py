@@ -32,13 +32,14 @@ import tensorflow as tf
 
 from zoo import harness
 from zoo.config_utils import UsageError
-from zoo.data.austen import load_corpus
+from zoo.data.text import check_corpus
+from zoo.data.text import load_corpus
 from zoo.gpt import decode
 from zoo.gpt.config import Config
 from zoo.gpt.model import build
 
 
-def learn_tokenizer(texts, vocabulary_size):
+def learn_tokenizer(texts, vocabulary_size, character_coverage=1.0):
     """A sentencepiece BPE model (serialized proto) learned on `texts`.
 
     The trainer is sentencepiece's own, with keras-hub's id layout (pad 0,
@@ -47,13 +48,19 @@ def learn_tokenizer(texts, vocabulary_size):
     character never seen in training becomes its UTF-8 bytes, never
     `<unk>`, so every text is scored in full) and a paragraph length
     limit above the longest paragraph. Normalisation is keras-hub's NFKC
-    (`nmt_nfkc`), which leaves Austen's text (ASCII and £) unchanged.
+    (`nmt_nfkc`), which leaves Austen's text (ASCII and £) unchanged and
+    makes Japanese full-width Latin letters, digits and punctuation
+    half-width (`？` -> `?`). `character_coverage` < 1 leaves the rarest
+    characters to byte pieces (0.9995 is sentencepiece's advice for
+    Japanese).
     """
     import sentencepiece as spm
 
     model = io.BytesIO()
     try:
-        _train_sentencepiece(spm, texts, vocabulary_size, model)
+        _train_sentencepiece(
+            spm, texts, vocabulary_size, character_coverage, model
+        )
     except RuntimeError as error:
         found = re.search(r"required_chars\. (\d+) vs (\d+)", str(error))
         if found is None:
@@ -67,7 +74,7 @@ def learn_tokenizer(texts, vocabulary_size):
     return model.getvalue()
 
 
-def _train_sentencepiece(spm, texts, vocabulary_size, model):
+def _train_sentencepiece(spm, texts, vocabulary_size, coverage, model):
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
         model_writer=model,
@@ -78,7 +85,7 @@ def _train_sentencepiece(spm, texts, vocabulary_size, model):
         bos_id=decode.BOS_ID,
         eos_id=decode.EOS_ID,
         byte_fallback=True,
-        character_coverage=1.0,
+        character_coverage=coverage,
         normalization_rule_name="nmt_nfkc",
         max_sentence_length=1 << 16,
         hard_vocab_limit=False,
@@ -91,7 +98,11 @@ def _tokenizer(config, train_texts, workdir):
     """The work directory's tokenizer, or one learned now (and saved)."""
     path = pathlib.Path(workdir) / decode.TOKENIZER_FILE
     if not path.exists():
-        path.write_bytes(learn_tokenizer(train_texts, config.vocabulary_size))
+        path.write_bytes(
+            learn_tokenizer(
+                train_texts, config.vocabulary_size, config.coverage
+            )
+        )
     return decode.load_tokenizer(workdir)
 
 
@@ -240,6 +251,10 @@ def sample_text(model, tokenizer, prompt, max_new_tokens):
 def train(config, workdir, options=None):
     """Learn the tokenizer, train, save and score a GPT; returns metrics."""
     options = options or harness.RunOptions()
+    try:
+        check_corpus(config.data)
+    except ValueError as error:
+        raise UsageError(f"--set data: {error}") from None
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
     start = time.perf_counter()
@@ -293,7 +308,7 @@ def train(config, workdir, options=None):
         "train_seconds": round(fit_seconds, 1),
         "validation": score(model, validation, validation_chars),
         "test": score(model, test, test_chars),
-        "examples": [sample_text(model, tokenizer, config.prompt, 48)],
+        "examples": [sample_text(model, tokenizer, config.sample_prompt, 48)],
     }
     metrics["total_seconds"] = round(time.perf_counter() - start, 1)
     harness.save_json(workdir / "metrics.json", metrics)
