@@ -76,7 +76,8 @@ def build_parser():
         help="dataset: the model's default real corpus if omitted; "
         "translators accept a language pair (en-ja, ja-en, en-es, en-fr, "
         "en-de), 'dates' (generated) or the path of a TSV of "
-        "source<TAB>target pairs",
+        "source<TAB>target pairs; gpt accepts 'austen', 'tatoeba-ja' "
+        "(Japanese) or the path of a UTF-8 text file",
     )
     train.add_argument(
         "--workdir",

@@ -509,6 +509,16 @@ def test_jax_cli_trains_with_the_same_command_line(tmp_path, model, distribute):
     tiny = ["--preset", "tiny", "--quiet"]
     if model == "transformer":
         tiny += ["--set", "max_train_pairs=320", "--set", "max_eval_pairs=8"]
+    else:  # a small text: scoring all of Austen dominates otherwise
+        text = tmp_path / "text.txt"
+        words = "the cat sat on a mat and she was very happy with it".split()
+        text.write_text(
+            "\n\n".join(
+                " ".join(words[(i * 7 + j) % len(words)] for j in range(40))
+                for i in range(120)
+            )
+        )
+        tiny += ["--data", str(text)]
     histories = {}
     for mode in ("none", distribute):
         workdir = tmp_path / mode
