@@ -286,5 +286,6 @@ show(plot_attention_heads(first_block_self, chars, chars, ncols=4))
 #
 # For the full-size version (subword tokens, Jane Austen's novels, the
 # `gpt2` and `modern` blocks, KV-cached generation, a SavedModel for
-# serving), train the zoo model: `python -m zoo train gpt`, described in
-# `docs/zoo_gpt.md`.
+# serving), train the zoo model: `python -m zoo train gpt`, or on
+# Japanese, `python -m zoo train gpt --data tatoeba-ja` (Tatoeba's
+# Japanese sentences), described in `docs/zoo_gpt.md`.

@@ -245,4 +245,4 @@ show(plot_attention_heads(first_block_self, chars, chars, ncols=4))
 # %% [markdown]
 # **まとめ。** GPT = 埋め込み + 因果的自己アテンションのブロック + 重み共有の出力層で、次トークン予測で学習する。因果マスクのおかげで 1 回の順伝播で全位置を学習でき、温度は無難さと多様さのバランスを決める。
 #
-# 本格的な版（サブワードのトークン、ジェイン・オースティンの長編小説、`gpt2` と `modern` の 2 種類のブロック、KV キャッシュを使う生成、配信用の SavedModel）は、zoo のモデルとして `python -m zoo train gpt` で学習できます。詳しくは `docs/zoo_gpt.md` を見てください。
+# 本格的な版（サブワードのトークン、ジェイン・オースティンの長編小説、`gpt2` と `modern` の 2 種類のブロック、KV キャッシュを使う生成、配信用の SavedModel）は、zoo のモデルとして `python -m zoo train gpt` で学習できます。日本語で学習するなら `python -m zoo train gpt --data tatoeba-ja`（Tatoeba の日本語の文）です。詳しくは `docs/zoo_gpt.md` を見てください。
