@@ -96,6 +96,21 @@ def test_bucket_defaults_match_the_t5_reference(bidirectional):
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])
+def test_bucket_does_not_depend_on_floatx(bidirectional):
+    # Under floatx float16 a bare Python int became int16 on TensorFlow
+    # and the bidirectional sum failed; buckets are integer arithmetic.
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        got = _np(relative_position_bucket(RELATIVE, bidirectional))
+    finally:
+        keras.config.set_floatx(floatx)
+    want = [t5_bucket(int(r), bidirectional, 32, 128) for r in RELATIVE]
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
 @pytest.mark.parametrize("num_buckets, max_distance", [(8, 20), (10, 64)])
 def test_bucket_other_sizes_match_the_t5_reference(
     bidirectional, num_buckets, max_distance

@@ -108,7 +108,9 @@ def relative_position_bucket(
     bucket = ops.zeros_like(n)
     if bidirectional:
         num_buckets //= 2
-        bucket = ops.where(n < 0, num_buckets, 0)
+        # int32 on both sides: a bare Python int follows floatx on
+        # TensorFlow (int16 under float16) and would not add to `n`.
+        bucket = ops.where(n < 0, ops.full_like(n, num_buckets), bucket)
         n = ops.abs(n)
     else:
         n = ops.maximum(n, 0)
