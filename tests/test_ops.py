@@ -665,6 +665,24 @@ def test_unknown_depth_scales_by_the_runtime_depth():
     )
 
 
+def test_a_functional_model_with_unknown_depth_scales_at_run_time():
+    # The depth of a symbolic `keras.Input((T, None))` is None when the
+    # model is built; the 1/sqrt(H) scale must come from the data.
+    q, k, v = _qkv()
+    mask = np.random.default_rng(7).random((B, T, S)) > 0.3
+    inputs = [
+        keras.Input((T, None)),
+        keras.Input((S, None)),
+        keras.Input((S, HV)),
+        keras.Input((T, S), dtype="bool"),
+    ]
+    out = scaled_dot_product_attention(*inputs[:3], mask=inputs[3])
+    assert tuple(out.shape) == (None, T, HV)
+    model = keras.Model(inputs, out)
+    got = _np(model([q, k, v, mask]))
+    np.testing.assert_allclose(got, _reference(q, k, v, mask)[0], atol=1e-5)
+
+
 def test_attend_defaults_and_its_length_check_with_unknown_dims():
     rng = np.random.default_rng(6)
     scores = rng.normal(size=(B, T, S)).astype("float32")

@@ -262,14 +262,18 @@ def scaled_dot_product_attention(
             f"Received: key.shape={tuple(key.shape)}, "
             f"value.shape={tuple(value.shape)}"
         )
-    if scale is None:
-        if depth is None:
-            depth = ops.cast(ops.shape(query)[-1], "float32")
-            scale = ops.rsqrt(depth)
-        else:
-            scale = 1.0 / math.sqrt(depth)
-    elif isinstance(scale, (int, float)) and scale <= 0:
+    if isinstance(scale, (int, float)) and scale <= 0:
         raise ValueError(f"`scale` must be positive. Received: scale={scale}")
+    if scale is None and depth is None:
+        # H is known only at run time (also for a symbolic KerasTensor,
+        # whose `ops.shape` holds None): count the last axis as a tensor,
+        # (..., 1, 1), in the query's dtype.
+        depth = ops.sum(ops.ones_like(query[..., :1, :]), -1, keepdims=True)
+        scale = ops.rsqrt(depth)
+    elif scale is None:
+        scale = 1.0 / math.sqrt(depth)
+    if not isinstance(scale, (int, float)):
+        scale = ops.cast(scale, query.dtype)
     # Scale the query (T·H values) rather than the logits (T·S values); in
     # float16 this also keeps the dot products further from overflow.
     # convert_to_tensor, not cast: cast rounds a Python float to float32
