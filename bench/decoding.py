@@ -65,10 +65,8 @@ import dataclasses
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -78,6 +76,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
+from bench import timing  # noqa: E402
 from zoo.data import START_ID  # noqa: E402
 from zoo.transformer_translator import PRESETS  # noqa: E402
 from zoo.transformer_translator.decode import cached_decode_fn  # noqa: E402
@@ -299,35 +298,21 @@ def _call(fn, source):
 
 def time_decoders(fns, args):
     """Warm up every (batch, configuration), then interleaved repeats."""
-    configs = [(b, key) for b in args.batch_sizes for key in fns]
     sources = {b: source_ids(b, args) for b in args.batch_sizes}
-    status, warmup, generated = {}, {}, {}
-    for b, key in configs:
-        t = time.perf_counter()
-        try:
+    generated = {}
+
+    def call(b, key):
+        def run():
             generated[(b, key)] = _call(fns[key], sources[b])
-            status[(b, key)] = "ok"
-        except Exception as e:  # recorded as n/a, not fatal
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            status[(b, key)] = f"n/a ({type(e).__name__}: {reason[:120]})"
-        warmup[(b, key)] = time.perf_counter() - t
-        print(f"warm-up {b} {key}: {status[(b, key)]}", flush=True)
-    live = [c for c in configs if status[c] == "ok"]
-    samples = {c: [] for c in live}
-    for r in range(args.repeats):
-        start = time.perf_counter()
-        shift = r % max(1, len(live))
-        for c in live[shift:] + live[:shift]:  # rotated interleaving
-            t = time.perf_counter()
-            _call(fns[c[1]], sources[c[0]])
-            samples[c].append(time.perf_counter() - t)
-        print(
-            f"round {r + 1}/{args.repeats}:"
-            f" {time.perf_counter() - start:.1f} s",
-            flush=True,
-        )
+
+        return run
+
+    calls = {(b, key): call(b, key) for b in args.batch_sizes for key in fns}
+    status, warmup, samples = timing.interleaved(
+        calls, args.repeats, tolerate_errors=True
+    )
     rows = []
-    for b, (impl, jit, decoder) in configs:
+    for b, (impl, jit, decoder) in calls:
         c = (b, (impl, jit, decoder))
         row = {
             "batch": b,
@@ -342,12 +327,7 @@ def time_decoders(fns, args):
             "spread": None,
         }
         if status[c] == "ok":
-            latency = statistics.median(samples[c])
-            row.update(
-                latency_ms=round(1e3 * latency, 2),
-                tokens_per_s=round(b * args.new_tokens / latency, 1),
-                spread=round((max(samples[c]) - min(samples[c])) / latency, 3),
-            )
+            row.update(timing.latency(samples[c], b * args.new_tokens))
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows

@@ -36,9 +36,7 @@ import argparse
 import dataclasses
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,6 +45,7 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bench import timing  # noqa: E402
 from bench.decoding import machine_info  # noqa: E402
 from keras_attn import generation  # noqa: E402
 from zoo.gpt import PRESETS  # noqa: E402
@@ -185,39 +184,31 @@ def check_tokens(ours, hub, fns, args):
 
 def time_generators(fns, args):
     """Warm up every (batch, impl), then interleaved, rotated repeats."""
-    configs = [(b, impl) for b in args.batch_sizes for impl in args.impls]
     inputs = {b: prompts(b, args) for b in args.batch_sizes}
-    warmup = {}
-    for b, impl in configs:
-        start = time.perf_counter()
-        out = fns[impl](inputs[b])
-        assert out.shape == (b, args.new_tokens), (impl, out.shape)
-        warmup[(b, impl)] = time.perf_counter() - start
-        print(f"warm-up {b} {impl}: {warmup[(b, impl)]:.1f} s", flush=True)
-    samples = {c: [] for c in configs}
-    for r in range(args.repeats):
-        shift = r % len(configs)
-        for b, impl in configs[shift:] + configs[:shift]:
-            start = time.perf_counter()
-            fns[impl](inputs[b])
-            samples[(b, impl)].append(time.perf_counter() - start)
-        print(f"round {r + 1}/{args.repeats} done", flush=True)
-    rows = []
-    for b, impl in configs:
-        latency = statistics.median(samples[(b, impl)])
-        times = samples[(b, impl)]
-        rows.append(
-            {
-                "batch": b,
-                "impl": impl,
-                "xla": impl != "full",
-                "warmup_s": round(warmup[(b, impl)], 2),
-                "latency_ms": round(1e3 * latency, 1),
-                "tokens_per_s": round(b * args.new_tokens / latency, 1),
-                "spread": round((max(times) - min(times)) / latency, 3),
-            }
-        )
-    return rows
+
+    def call(b, impl):
+        def run():
+            out = fns[impl](inputs[b])
+            assert out.shape == (b, args.new_tokens), (impl, out.shape)
+
+        return run
+
+    calls = {
+        (b, impl): call(b, impl)
+        for b in args.batch_sizes
+        for impl in args.impls
+    }
+    _, warmup, samples = timing.interleaved(calls, args.repeats)
+    return [
+        {
+            "batch": b,
+            "impl": impl,
+            "xla": impl != "full",
+            "warmup_s": round(warmup[(b, impl)], 2),
+            **timing.latency(samples[(b, impl)], b * args.new_tokens),
+        }
+        for b, impl in calls
+    ]
 
 
 def ratios(rows):
