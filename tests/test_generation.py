@@ -5,6 +5,7 @@ by row), in `keras.ops` only, so every test runs on each backend and
 under `jax.jit` / `tf.function(jit_compile=True)`.
 """
 
+import functools
 import itertools
 
 import keras
@@ -239,14 +240,14 @@ def _samples(seed=0, rows=64, **kwargs):
 
 
 def test_top_k_never_samples_outside_the_k_best():
-    assert set(_samples(top_k=2)[:, 0]) <= {B, A}
+    assert set(_samples(top_k=2)[:, 0]) == {B, A}
     assert set(_samples(top_k=1)[:, 0]) == {B}
     assert set(_samples()[:, 0]) <= {B, A, END}  # never PAD or START
 
 
 def test_top_p_never_samples_outside_the_nucleus():
     # Nucleus of 0.8: {B (.6), A (.3)}; of 0.5: {B} (B alone reaches it).
-    assert set(_samples(top_p=0.8)[:, 0]) <= {B, A}
+    assert set(_samples(top_p=0.8)[:, 0]) == {B, A}  # A kept, 1 in 3
     assert set(_samples(top_p=0.5)[:, 0]) == {B}
     assert set(_samples(top_p=0.95, top_k=1)[:, 0]) == {B}
 
@@ -419,12 +420,334 @@ def test_callback_needs_eager_execution():
     import tensorflow as tf
 
     step, state = table_step([TABLE], 2)
+    table = np.log(np.array([[0, 0, 0.2, 0.8, 0]] * V, "float32") + 1e-9)
 
-    @tf.function
-    def run(state):
-        return generation.greedy_search(
+    def lookup(tokens, state, index):  # no state at all
+        return ops.take(ops.convert_to_tensor(table), tokens, 0), state
+
+    runs = [
+        lambda: generation.greedy_search(
             step, state, 2, start_id=START, callback=print
+        ),
+        # Nothing traced but the start tokens, or the prompt's logits.
+        lambda: generation.greedy_search(
+            lookup, (), 2, start_id=START, batch_size=1, callback=print
+        ),
+        lambda: generation.sample(
+            lookup, (), 2, prompt=np.array([[A]]), callback=print
+        ),
+    ]
+    for run in runs:
+        with pytest.raises(ValueError) as info:
+            tf.function(run, autograph=False)()
+        assert str(info.value) == (
+            "`callback` streams tokens in eager mode only; inside "
+            "`tf.function` or `jax.jit` pass callback=None."
         )
 
-    with pytest.raises(ValueError, match="eager"):
-        run(state)
+
+# Found by mutation testing (docs/testing.md): each test below kills
+# mutants of keras_attn/generation that the tests above let survive.
+
+
+def test_every_argument_error_says_exactly_what_was_wrong():
+    step, state = table_step([TABLE], 2)
+    greedy, beam, sample = (
+        generation.greedy_search,
+        generation.beam_search,
+        generation.sample,
+    )
+    prompt = np.array([[A]], "int32")
+    cases = [
+        (
+            greedy,
+            {"step_fn": 3},
+            "`step_fn` must be callable. Received: step_fn=3",
+        ),
+        (
+            greedy,
+            {"max_length": True},
+            "`max_length` must be a positive "
+            "integer. Received: max_length=True",
+        ),
+        (
+            beam,
+            {"beam_size": True},
+            "`beam_size` must be a positive integer. Received: beam_size=True",
+        ),
+        (
+            greedy,
+            {"start_id": None},
+            "Pass `start_id` (the token that starts "
+            "generation) or a `prompt`. Received: start_id=None, prompt=None",
+        ),
+        (
+            greedy,
+            {"prompt": prompt},
+            "Pass either `start_id` or `prompt`, "
+            "not both. Received: start_id=1 and a prompt",
+        ),
+        (
+            greedy,
+            {"prefill_fn": max},
+            "`prefill_fn` fills the cache from a "
+            "`prompt`; none was given. Received: prompt=None",
+        ),
+        (
+            greedy,
+            {"start_id": None, "prompt": prompt, "prefill_fn": 3},
+            "`prefill_fn` must be callable. Received: prefill_fn=3",
+        ),
+        (
+            greedy,
+            {"callback": 3},
+            "`callback` must be callable. Received: callback=3",
+        ),
+        (
+            greedy,
+            {"start_id": None, "prompt": np.array([A, B])},
+            "`prompt` must be `(batch, length)` token ids. Received: prompt "
+            "with shape (2,)",
+        ),
+        (
+            greedy,
+            {"state": ()},
+            "`batch_size` is needed when `state` holds "
+            "no tensor. Received: state=(), batch_size=None",
+        ),
+        (
+            beam,
+            {"alpha": True},
+            "`alpha` must be a number >= 0. Received: alpha=True",
+        ),
+        (
+            beam,
+            {"alpha": "1"},
+            "`alpha` must be a number >= 0. Received: alpha='1'",
+        ),
+        (beam, {"alpha": -0.5}, "`alpha` must be >= 0. Received: alpha=-0.5"),
+        (
+            sample,
+            {"temperature": True},
+            "`temperature` must be a number > 0. Received: temperature=True",
+        ),
+        (
+            sample,
+            {"temperature": "1"},
+            "`temperature` must be a number > 0. Received: temperature='1'",
+        ),
+        (
+            sample,
+            {"top_k": True},
+            "`top_k` must be a positive integer. Received: top_k=True",
+        ),
+        (
+            sample,
+            {"top_p": True},
+            "`top_p` must be in (0, 1]. Received: top_p=True",
+        ),
+        (
+            sample,
+            {"top_p": "0.5"},
+            "`top_p` must be in (0, 1]. Received: top_p='0.5'",
+        ),
+    ]
+    for fn, kwargs, message in cases:
+        kwargs = {
+            "step_fn": step,
+            "state": state,
+            "max_length": 2,
+            "start_id": START,
+            **kwargs,
+        }
+        with pytest.raises(ValueError) as info:
+            fn(**kwargs)
+        assert str(info.value) == message, (fn.__name__, kwargs)
+
+
+def test_top_p_of_one_keeps_every_token():
+    # top_p = 1 is allowed ("in (0, 1]") and truncates nothing.
+    assert set(_samples(top_p=1.0)[:, 0]) == {B, A, END}
+
+
+def test_prompt_tokens_reach_the_model_as_int32():
+    step, state = table_step([TABLE], 3)
+    seen, prefilled = [], []
+
+    def dtype(x):
+        return keras.backend.standardize_dtype(x.dtype)
+
+    def spy(tokens, state, index):
+        seen.append(dtype(tokens))
+        return step(tokens, state, index)
+
+    def prefill_fn(prompt, state):
+        prefilled.append(dtype(prompt))
+        return ops.zeros((1, V)), state
+
+    prompt = np.array([[A, B]], "int64")
+    generation.greedy_search(spy, state, 2, prompt=prompt)
+    for search in (
+        generation.greedy_search,
+        generation.beam_search,
+        functools.partial(generation.sample, seed=0),
+    ):
+        search(spy, state, 2, prompt=prompt, prefill_fn=prefill_fn)
+    assert set(seen) == {"int32"}
+    assert prefilled == ["int32"] * 3  # each search used the prefill_fn
+
+
+def test_sampling_frequencies_follow_the_truncated_distribution():
+    # One token for each of 3000 rows: the shares of B, A and END must be
+    # the renormalised probabilities of the candidates (SAMPLE: .6/.3/.1).
+    rows = 3000
+    step, state = table_step([SAMPLE] * rows, 2)
+    warm = np.sqrt([0.6, 0.3, 0.1])  # temperature 2: p ** (1 / 2)
+    cases = [
+        ({}, [0.6, 0.3, 0.1]),
+        ({"temperature": 2.0}, warm / warm.sum()),
+        ({"top_k": 2}, [2 / 3, 1 / 3, 0]),
+        ({"top_p": 0.8}, [2 / 3, 1 / 3, 0]),
+    ]
+    for kwargs, expected in cases:
+        tokens, _ = generation.sample(
+            step, state, 1, seed=1, start_id=START, **kwargs
+        )
+        tokens = _np(tokens)[:, 0]
+        assert tokens.dtype == np.int32, kwargs  # documented dtype
+        shares = [np.mean(tokens == t) for t in (B, A, END)]
+        np.testing.assert_allclose(shares, expected, atol=0.03, err_msg=kwargs)
+
+
+def test_outputs_and_fed_tokens_have_the_documented_dtypes():
+    step, state = table_step([TABLE, TABLE], 3)
+    fed = []
+
+    def spy(tokens, state, index):
+        fed.append(keras.backend.standardize_dtype(tokens.dtype))
+        return step(tokens, state, index)
+
+    kwargs = {"start_id": START, "end_id": END}
+    runs = [
+        generation.greedy_search(spy, state, 3, **kwargs),
+        generation.beam_search(spy, state, 3, beam_size=2, **kwargs),
+        generation.sample(spy, state, 3, seed=0, **kwargs),
+    ]
+    assert set(fed) == {"int32"}
+    for tokens, scores in runs:
+        assert keras.backend.standardize_dtype(tokens.dtype) == "int32"
+        assert keras.backend.standardize_dtype(scores.dtype) == "float32"
+
+
+def test_beam_search_defaults_are_four_beams_and_alpha_0_6():
+    step, state = table_step([TABLE], 4)
+    rows = []
+
+    def spy(tokens, state, index):
+        rows.append(ops.shape(tokens)[0])
+        return step(tokens, state, index)
+
+    tokens, score = generation.beam_search(
+        spy, state, 4, start_id=START, end_id=END
+    )
+    assert set(rows) == {4}  # B * K rows, K = 4
+    np.testing.assert_array_equal(_np(tokens), [[B, END, PAD, PAD]])
+    np.testing.assert_allclose(_np(score), [np.log(0.38) / _lp(2, 0.6)], 1e-5)
+
+
+def test_without_end_id_every_token_continues():
+    # end_id=None: no token ends a row, not even START (1) or END (2).
+    step, state = table_step([{"default": [0, 0.9, 0.1, 0, 0]}], 3)
+    greedy, _ = generation.greedy_search(step, state, 3, start_id=START)
+    beam, _ = generation.beam_search(step, state, 3, start_id=START)
+    np.testing.assert_array_equal(_np(greedy), [[START] * 3])
+    np.testing.assert_array_equal(_np(beam), [[START] * 3])
+
+
+def test_batch_size_from_the_argument_or_the_prompt():
+    # A state without tensors: the rows come from `batch_size`, or from
+    # the prompt; a state's first tensor may have any shape after N.
+    table = np.log(np.array([[0, 0, 0, 1, 0]] * V, "float32") + 1e-9)
+
+    def step_fn(tokens, state, index):
+        return ops.take(ops.convert_to_tensor(table), tokens, 0), state
+
+    prompt = np.full((3, 2), A, "int32")
+    sample = functools.partial(generation.sample, seed=0)
+    for search in (generation.greedy_search, generation.beam_search, sample):
+        by_arg, _ = search(step_fn, (), 2, start_id=START, batch_size=3)
+        by_prompt, _ = search(step_fn, (), 2, prompt=prompt)
+        by_state, _ = search(step_fn, ops.zeros((3, 2)), 2, start_id=START)
+        for tokens in (by_arg, by_prompt, by_state):
+            np.testing.assert_array_equal(_np(tokens), [[A, A]] * 3)
+
+
+def test_sample_pads_after_the_end_token():
+    step, state = table_step([{"default": DEFAULT}] * 2, 3)  # END at once
+    tokens, scores = generation.sample(
+        step, state, 3, seed=0, start_id=START, end_id=END
+    )
+    np.testing.assert_array_equal(_np(tokens), [[END, PAD, PAD]] * 2)
+    np.testing.assert_allclose(_np(scores), [0.0, 0.0], atol=1e-5)
+
+
+def test_state_may_hold_none_and_matrices():
+    # A `None` in the state (a decoder layer without a cross-attention
+    # cache) is carried through the loop, the beam repeat and reorder; so
+    # is a (N, 2) tensor, row by row.
+    tables = _random_tables(2, 3, np.random.default_rng(4))
+    step, (rows, keys) = table_step(tables, 3)
+
+    def step_fn(tokens, state, index):
+        pair, none, keys, also_none = state
+        assert none is None and also_none is None
+        logits, (r, k) = step(tokens, (pair[:, 1] - 1, keys), index)
+        return logits, (pair, None, k, None)
+
+    pair = ops.stack([rows * 7, rows + 1], axis=1)  # (N, 2)
+    kwargs = {"start_id": START, "end_id": END}
+    for search in (generation.greedy_search, generation.beam_search):
+        expected, _ = search(step, (rows, keys), 3, **kwargs)
+        tokens, _ = search(step_fn, (pair, None, keys, None), 3, **kwargs)
+        np.testing.assert_array_equal(_np(tokens), _np(expected))
+
+
+def test_batch_size_from_a_state_that_starts_with_none():
+    # A state may hold None (documented); the batch comes from its first
+    # tensor, not its first leaf.
+    step, (rows, keys) = table_step([TABLE, TABLE], 2)
+
+    def step_fn(tokens, state, index):
+        logits, (r, k) = step(tokens, state[1:], index)
+        return logits, (None, r, k)
+
+    tokens, _ = generation.greedy_search(
+        step_fn, (None, rows, keys), 2, start_id=START, end_id=END
+    )
+    np.testing.assert_array_equal(_np(tokens), [[A, END]] * 2)
+
+
+def test_callback_streams_after_a_prompt_and_stops_with_the_rows():
+    step, state = table_step([TABLE, TABLE], 4)
+    seen = []
+    tokens, _ = generation.greedy_search(
+        step,
+        state,
+        4,
+        prompt=np.array([[START, A], [START, B]], "int32"),
+        end_id=END,
+        callback=lambda i, t: seen.append((i, _np(t).tolist())),
+    )
+    # After the prefixes (A,) and (B,), END is the likeliest next token.
+    np.testing.assert_array_equal(_np(tokens), [[END, 0, 0, 0], [END, 0, 0, 0]])
+    assert seen == [(0, [END, END])]  # every row ended: no more steps
+    seen.clear()
+    generation.greedy_search(
+        step,
+        state,
+        4,
+        start_id=START,
+        end_id=END,
+        callback=lambda i, t: seen.append(i),
+    )
+    assert seen == [0, 1]  # A, then END in both rows

@@ -5,7 +5,8 @@ A model exposes
     step_fn(token_ids, state, index) -> (logits, new_state)
 
 `token_ids` are the `(N,)` previous tokens, at position `index` (a scalar
-int32 tensor); `logits` are the `(N, V)` next-token logits; `state` is any
+int32 tensor; a Python int while an eager prompt is fed token by token);
+`logits` are the `(N, V)` next-token logits; `state` is any
 nest (tuples, named tuples such as `keras_attn.SelfAttentionCache` and
 `CrossAttentionCache`, dicts) of tensors with leading axis N: an RNN
 state, a fixed-size KV cache, the prefix so far. Optionally a prompt is

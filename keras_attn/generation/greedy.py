@@ -29,8 +29,9 @@ def greedy_search(
     Args:
         step_fn: `step_fn(token_ids, state, index) -> (logits, new_state)`:
             the `(N,)` previous tokens at position `index` (a scalar int32
-            tensor) in, the `(N, V)` next-token logits and the updated
-            state out. `state` is any nest (tuples, named tuples such as
+            tensor, or a Python int while an eager prompt is fed) in, the
+            `(N, V)` next-token logits and the updated state out.
+            `state` is any nest (tuples, named tuples such as
             `keras_attn.SelfAttentionCache`, dicts) of tensors whose
             leading axis is N.
         state: the initial state (e.g. a KV cache from `init_cache`).

@@ -68,7 +68,7 @@ def batch_size_of(state, prompt, batch_size):
         return batch_size
     if prompt is not None:
         return ops.shape(prompt)[0]
-    leaves = keras.tree.flatten(state)
+    leaves = [t for t in keras.tree.flatten(state) if t is not None]
     if not leaves:
         raise ValueError(
             "`batch_size` is needed when `state` holds no tensor. Received: "

@@ -13,6 +13,7 @@ from zoo import bert_classifier
 from zoo import bert_mlm
 from zoo.bert import streams
 from zoo.bert.encoder import BertEncoder
+from zoo.bert.masking import StatelessMaskValuesChooser
 from zoo.bert.masking import mask_batch
 from zoo.bert.model import BertClassifier
 from zoo.bert.model import BertMaskedLM
@@ -20,6 +21,7 @@ from zoo.bert.tokenizer import CLS_ID
 from zoo.bert.tokenizer import MASK_ID
 from zoo.bert.tokenizer import SEP_ID
 from zoo.bert.tokenizer import SPECIAL_TOKENS
+from zoo.bert.tokenizer import UNK_ID
 from zoo.bert.tokenizer import BertTokenizer
 from zoo.cli import main as cli_main
 from zoo.data import DataUnavailableError
@@ -123,6 +125,65 @@ def test_mask_is_a_function_of_the_seed_and_rows_differ():
     twins = np.repeat(ids[:1], 2, axis=0)
     positions = _mask(twins, [1, 5])["mask_positions"].numpy()
     assert not np.array_equal(positions[0], positions[1])
+
+
+def test_mask_values_chooser_defaults_and_rates():
+    # mask_batch passes every argument; the chooser's own defaults are
+    # BERT's 80 % [MASK] / 10 % random (from id 0) / 10 % kept.
+    picked = tf.RaggedTensor.from_row_lengths(
+        tf.fill([4000], tf.constant(9, tf.int64)), [1000, 3000]
+    )
+    seed = tf.constant([0, 1], tf.int64)
+
+    def shares(chooser, random_ids):
+        values = chooser.get_mask_values(picked).flat_values.numpy()
+        assert np.all(np.isin(values, [9, 7, *random_ids]))
+        random = values[np.isin(values, random_ids)]
+        assert set(random) == set(random_ids)  # each id can be drawn
+        return np.mean(values == 7), len(random) / len(values)
+
+    default = StatelessMaskValuesChooser(2, 7, seed)
+    np.testing.assert_allclose(shares(default, [0, 1]), [0.8, 0.1], atol=0.02)
+    chooser = StatelessMaskValuesChooser(
+        6,
+        7,
+        seed,
+        mask_token_rate=0.5,
+        random_token_rate=0.3,
+        first_random_id=4,
+    )
+    np.testing.assert_allclose(shares(chooser, [4, 5]), [0.5, 0.3], atol=0.03)
+
+
+def test_random_replacements_are_every_ordinary_token_and_nothing_else():
+    # Default first_random_id: max(unselectable_ids) + 1, the first
+    # ordinary token. Random ids from two ordinary ids, every pick
+    # replaced at random (none kept: the words are another id).
+    rows = _rows(8, 40)
+    ids = np.where(rows >= FIRST_WORD, FIRST_WORD + 2, rows)
+    ids[:, -1] = UNK_ID  # a last token that is not 0 is no padding
+    out = mask_batch(
+        tf.constant(ids),
+        tf.constant([2, 0], tf.int64),
+        FIRST_WORD + 2,
+        MASK_ID,
+        unselectable_ids=range(FIRST_WORD),
+        max_predictions=8,  # more than a row's picks (at most 6)
+        mask_token_rate=0.0,
+        random_token_rate=1.0,
+    )
+    for key in ("mask_positions", "mask_ids", "mask_weights"):
+        assert tuple(out[key].shape) == (8, 8), key
+    assert out["mask_positions"].dtype == tf.int32
+    assert out["mask_weights"].dtype == tf.float32
+    new_ids = out["token_ids"].numpy()
+    np.testing.assert_array_equal(new_ids[:, -1], UNK_ID)
+    weights = out["mask_weights"].numpy().astype(bool)
+    positions = out["mask_positions"].numpy()
+    assert np.all(positions[~weights] == 0)  # 0-padded, like the ids
+    assert np.all(out["mask_ids"].numpy()[~weights] == 0)
+    new = [new_ids[r, p[w]] for r, (p, w) in enumerate(zip(positions, weights))]
+    assert set(np.concatenate(new)) == {FIRST_WORD, FIRST_WORD + 1}
 
 
 def _restore(element):
