@@ -727,6 +727,28 @@ def test_batch_size_from_a_state_that_starts_with_none():
     np.testing.assert_array_equal(_np(tokens), [[A, END]] * 2)
 
 
+def test_callback_with_a_state_of_more_than_three_tensors():
+    # The streaming loop carries the state flattened; it must come back
+    # whole, whatever its size (it once unpacked the wrong carry item).
+    step, (rows, keys) = table_step([TABLE, TABLE], 4)
+
+    def step_fn(tokens, state, index):
+        logits, (r, k) = step(tokens, state[:2], index)
+        return logits, (r, k, state[2] + 1, state[3])
+
+    state = (rows, keys, ops.zeros((2,), "int32"), ops.ones((2, 3)))
+    seen = []
+    greedy, sample = generation.greedy_search, generation.sample
+    for search, kwargs in ((greedy, {}), (sample, {"seed": 3})):
+        kwargs.update(start_id=START, end_id=END)
+        expected, _ = search(step_fn, state, 4, **kwargs)
+        tokens, _ = search(
+            step_fn, state, 4, callback=lambda i, t: seen.append(i), **kwargs
+        )
+        np.testing.assert_array_equal(_np(tokens), _np(expected))
+    assert seen
+
+
 def test_callback_streams_after_a_prompt_and_stops_with_the_rows():
     step, state = table_step([TABLE, TABLE], 4)
     seen = []
