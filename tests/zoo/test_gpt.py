@@ -151,6 +151,8 @@ def test_corpus_defaults_resolve_and_bad_values_are_named():
     assert austen_run.sample_prompt.startswith("It is a truth")
     japanese = dataclasses.replace(austen_run, data="tatoeba-ja")
     assert japanese.coverage == 0.9995 and japanese.sample_prompt == "私は"
+    own_file = dataclasses.replace(austen_run, data="my_text.txt")
+    assert own_file.coverage == 1.0 and own_file.sample_prompt == ""
     chosen = dataclasses.replace(
         japanese, character_coverage=0.98, prompt="猫が"
     )

@@ -46,7 +46,8 @@ CORPUS_DEFAULTS = {
     "austen": CorpusDefaults(1.0, "It is a truth universally acknowledged"),
     "tatoeba-ja": CorpusDefaults(0.9995, "私は"),
 }
-FILE_DEFAULTS = CorpusDefaults(1.0, "The")
+# A user's file, in any language: the sample starts a paragraph unprompted.
+FILE_DEFAULTS = CorpusDefaults(1.0, "")
 
 
 def defaults_for(data):
