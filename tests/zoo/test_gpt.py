@@ -167,7 +167,7 @@ def test_cli_names_a_missing_data_file_before_any_work(tmp_path, capsys):
     command = ["train", "gpt", "--preset", "tiny", "--workdir", str(workdir)]
     assert main([*command, "--data", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
-    assert "--set data" in err and "none.txt" in err, err
+    assert "--data" in err and "none.txt" in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert not workdir.exists()
 

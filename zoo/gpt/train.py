@@ -254,7 +254,7 @@ def train(config, workdir, options=None):
     try:
         check_corpus(config.data)
     except ValueError as error:
-        raise UsageError(f"--set data: {error}") from None
+        raise UsageError(f"--data (--set data): {error}") from None
     strategy = harness.setup(options)
     workdir = harness.prepare_workdir(workdir, config, options)
     start = time.perf_counter()
